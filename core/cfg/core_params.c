@@ -1,0 +1,233 @@
+/* The core's parameters. The table is the single source for parsing,
+ * validation, defaults, --dump-params and doc/cfg-reference.md. */
+#include "config.h"
+
+#include "cfg/core_params.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+
+static const char *const log_levels[] = {"error", "warn", "notice", "info", "debug", NULL};
+static const char *const log_targets[] = {"stderr", "syslog", NULL};
+static const char *const transports[] = {"udp", "tcp", NULL};
+
+#define P(...) {.size = sizeof(sw_param_t), __VA_ARGS__}
+#define MS(s) ((int64_t)((s) * 1000))
+
+const sw_param_t sw_core_params[] = {
+    P(.name = "listen", .type = SW_PARAM_STRING_LIST, .default_value = "udp:127.0.0.1:5060, tcp:127.0.0.1:5060",
+      .doc = "SIP sockets, each transport:address:port (udp or tcp; an IPv6 address in brackets). "
+             "Changing it needs a restart."),
+    P(.name = "script", .type = SW_PARAM_STRING, .default_value = "route.lua", .flags = SW_PARAM_RELOADABLE,
+      .doc = "The Lua route script; a relative path is relative to this cfg file's directory."),
+    P(.name = "http", .type = SW_PARAM_STRING, .default_value = "127.0.0.1:8080",
+      .doc = "Management API address host:port; empty turns it off. Changing it needs a restart."),
+    P(.name = "log_level", .type = SW_PARAM_ENUM, .default_value = "info", .choices = log_levels,
+      .flags = SW_PARAM_RELOADABLE, .doc = "Least severe level logged."),
+    P(.name = "log_target", .type = SW_PARAM_ENUM, .default_value = "stderr", .choices = log_targets,
+      .doc = "Where logs go: stderr (journald under systemd) or syslog (facility daemon)."),
+    P(.name = "module_dir", .type = SW_PARAM_STRING, .default_value = SW_MODULEDIR,
+      .doc = "Directory the modules named in 'load' are loaded from (the --module-path option "
+             "and SIPSWITCH_MODULE_PATH are searched first)."),
+    P(.name = "load", .type = SW_PARAM_STRING_LIST, .default_value = "",
+      .doc = "Modules to load, in any order ('requires' orders their initialisation). "
+             "Changing it needs a restart."),
+    P(.name = "resend_interval", .vos_alias = "SS_SIP_RESEND_INTERVAL", .type = SW_PARAM_DURATION_LIST,
+      .default_value = "0.5,1,2,4,4,4,4,4,4,4", .min = 10, .max = MS(60), .flags = SW_PARAM_RELOADABLE,
+      .doc = "Retransmission schedule of requests over UDP: the n-th retransmission is sent this long after "
+             "the previous one; the list's length bounds the retransmissions (replaces RFC 3261 T1/T2)."),
+    P(.name = "qos_signal", .vos_alias = "SS_QOS_SIGNAL", .type = SW_PARAM_INT, .default_value = "0xa0",
+      .min = 0, .max = 255, .flags = SW_PARAM_RELOADABLE,
+      .doc = "IP ToS byte set on the SIP sockets (0xa0 = DSCP CS5)."),
+    P(.name = "force_rport", .type = SW_PARAM_BOOL, .default_value = "On", .flags = SW_PARAM_RELOADABLE,
+      .doc = "Send UDP responses to the port the request came from even without ;rport (RFC 3581), as devices "
+             "behind NAT need; Off follows RFC 3261 18.2.2 (the Via port)."),
+    P(.name = "max_message_size", .type = SW_PARAM_INT, .default_value = "65535", .min = 1024, .max = 1048576,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "Largest SIP message accepted, in bytes (headers and body); larger ones get 513 or are dropped."),
+    P(.name = "max_tcp_connections", .type = SW_PARAM_INT, .default_value = "4096", .min = 1, .max = 1000000,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "Most SIP TCP connections open at once; new ones past it are closed at once."),
+    P(.name = "tcp_idle_timeout", .type = SW_PARAM_DURATION, .default_value = "120", .min = MS(1),
+      .max = MS(86400), .flags = SW_PARAM_RELOADABLE,
+      .doc = "A SIP TCP connection with no complete message for this long is closed."),
+    P(.name = "lua_instruction_budget", .type = SW_PARAM_INT, .default_value = "10000000", .min = 10000,
+      .max = 10000000000LL, .flags = SW_PARAM_RELOADABLE,
+      .doc = "Lua VM instructions one script call (or the script's top level) may run; past it the call "
+             "fails (an INVITE gets 500) and the switch keeps serving."),
+    P(.name = "lua_memory_limit", .type = SW_PARAM_INT, .default_value = "256", .min = 8, .max = 65536,
+      .flags = SW_PARAM_RELOADABLE, .doc = "Memory the Lua state may use, in MiB."),
+    /* core keys of object sections */
+    P(.name = "address", .type = SW_PARAM_STRING, .scopes = SW_SCOPE_GATEWAY, .flags = SW_PARAM_REQUIRED,
+      .doc = "Routing gateway address, host:port (port defaults to 5060)."),
+    P(.name = "transport", .type = SW_PARAM_ENUM, .default_value = "udp", .choices = transports,
+      .scopes = SW_SCOPE_GATEWAY, .doc = "Transport toward the gateway."),
+    P(.name = "source", .type = SW_PARAM_STRING_LIST, .scopes = SW_SCOPE_MAPPING, .flags = SW_PARAM_REQUIRED,
+      .doc = "Addresses a mapping (customer) gateway sends from: IPs or CIDR blocks, optionally ip:port."),
+    P(.name = "description", .type = SW_PARAM_STRING, .default_value = "",
+      .scopes = SW_SCOPE_GATEWAY | SW_SCOPE_MAPPING | SW_SCOPE_ACCOUNT | SW_SCOPE_REGISTRATION,
+      .doc = "Free text shown in the management API."),
+    {0},
+};
+
+/* "udp:127.0.0.1:5060", "tcp:[::1]:5060" */
+static int parse_listen(const char *s, sw_listen_spec_t *out, char *err, size_t errlen)
+{
+    const char *colon = strchr(s, ':');
+    if (!colon) {
+        snprintf(err, errlen, "'%s': expected transport:address:port (e.g. udp:127.0.0.1:5060)", s);
+        return -1;
+    }
+    size_t tl = (size_t)(colon - s);
+    if (tl == 3 && strncasecmp(s, "udp", 3) == 0)
+        out->transport = SW_TRANSPORT_UDP;
+    else if (tl == 3 && strncasecmp(s, "tcp", 3) == 0)
+        out->transport = SW_TRANSPORT_TCP;
+    else {
+        snprintf(err, errlen, "'%s': transport must be udp or tcp", s);
+        return -1;
+    }
+    const char *addr = colon + 1, *port;
+    size_t hl;
+    if (*addr == '[') {
+        const char *close = strchr(addr, ']');
+        if (!close || close[1] != ':') {
+            snprintf(err, errlen, "'%s': expected [ipv6]:port", s);
+            return -1;
+        }
+        hl = (size_t)(close - addr - 1);
+        memcpy(out->host, addr + 1, hl < sizeof out->host ? hl : 0);
+        port = close + 2;
+    } else {
+        const char *pc = strrchr(addr, ':');
+        if (!pc) {
+            snprintf(err, errlen, "'%s': missing port", s);
+            return -1;
+        }
+        hl = (size_t)(pc - addr);
+        memcpy(out->host, addr, hl < sizeof out->host ? hl : 0);
+        port = pc + 1;
+    }
+    if (hl == 0 || hl >= sizeof out->host) {
+        snprintf(err, errlen, "'%s': bad address", s);
+        return -1;
+    }
+    out->host[hl] = '\0';
+    int64_t p;
+    if (sw_parse_int64(port, &p) || p < 1 || p > 65535) {
+        snprintf(err, errlen, "'%s': port must be 1–65535", s);
+        return -1;
+    }
+    out->port = (uint16_t)p;
+    return 0;
+}
+
+/* Module names double as section names and Lua table names. */
+static bool valid_module_name(const char *s)
+{
+    static const char *const reserved[] = {"core", "gateway", "mapping", "account", "registration", "sw"};
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (strcmp(s, reserved[i]) == 0)
+            return false;
+    if (!*s || strlen(s) > 48)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+int sw_core_settings_load(sw_cfg_t *cfg, sw_core_settings_t *out, sw_errors_t *errs)
+{
+    memset(out, 0, sizeof *out);
+    int rc = 0;
+    if (!sw_cfg_view(cfg, "core") && sw_cfg_add_owner(cfg, "core", sw_core_params, errs))
+        rc = -1;
+    if (sw_cfg_resolve_owner(cfg, "core", errs))
+        rc = -1;
+    const sw_config_t *v = sw_cfg_view(cfg, "core");
+    const char *file = sw_cfg_path(cfg);
+
+    size_t n = sw_config_list_len(v, "listen");
+    if (n == 0) {
+        sw_errors_add(errs, file, sw_cfg_line_of(v, "listen"), "listen: at least one SIP socket is needed");
+        rc = -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char err[256];
+        if (out->n_listen == SW_MAX_LISTENERS) {
+            sw_errors_add(errs, file, sw_cfg_line_of(v, "listen"), "listen: at most %d sockets", SW_MAX_LISTENERS);
+            rc = -1;
+            break;
+        }
+        if (parse_listen(sw_config_list_str(v, "listen", i), &out->listen[out->n_listen], err, sizeof err)) {
+            sw_errors_add(errs, file, sw_cfg_line_of(v, "listen"), "listen: %s", err);
+            rc = -1;
+        } else {
+            out->n_listen++;
+        }
+    }
+    out->script = sw_cfg_path_resolve(cfg, sw_config_str(v, "script"));
+    out->http = strdup(sw_config_str(v, "http"));
+    if (*out->http) {
+        sw_param_t addr = {.size = sizeof addr, .name = "http", .type = SW_PARAM_ADDRESS};
+        sw_value_t tmp = {0};
+        char err[256];
+        if (sw_param_parse(&addr, out->http, &tmp, err, sizeof err)) {
+            sw_errors_add(errs, file, sw_cfg_line_of(v, "http"), "http: %s", err);
+            rc = -1;
+        }
+        sw_value_clear(&tmp);
+    }
+    out->log_level = (int)sw_config_int(v, "log_level");
+    out->log_target = (int)sw_config_int(v, "log_target");
+    out->module_dir = sw_cfg_path_resolve(cfg, sw_config_str(v, "module_dir"));
+    out->n_load = sw_config_list_len(v, "load");
+    out->load = calloc(out->n_load + 1, sizeof *out->load);
+    out->load_line = sw_cfg_line_of(v, "load");
+    for (size_t i = 0; i < out->n_load; i++) {
+        const char *name = sw_config_list_str(v, "load", i);
+        out->load[i] = strdup(name);
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(out->load[j], name) == 0) {
+                sw_errors_add(errs, file, out->load_line, "load: module '%s' listed twice", name);
+                rc = -1;
+            }
+        if (!valid_module_name(name)) {
+            sw_errors_add(errs, file, out->load_line,
+                          "load: '%s' is not a module name (lower-case letters, digits and _)", name);
+            rc = -1;
+        }
+    }
+    out->n_resend = sw_config_list_len(v, "resend_interval");
+    if (out->n_resend > SW_MAX_RESEND) {
+        sw_errors_add(errs, file, sw_cfg_line_of(v, "resend_interval"),
+                      "resend_interval: at most %d retransmissions", SW_MAX_RESEND);
+        rc = -1;
+        out->n_resend = SW_MAX_RESEND;
+    }
+    for (size_t i = 0; i < out->n_resend; i++)
+        out->resend_ms[i] = (uint32_t)sw_config_list_int(v, "resend_interval", i);
+    out->qos_signal = (int)sw_config_int(v, "qos_signal");
+    out->force_rport = sw_config_int(v, "force_rport") != 0;
+    out->max_message_size = (size_t)sw_config_int(v, "max_message_size");
+    out->max_tcp_connections = (size_t)sw_config_int(v, "max_tcp_connections");
+    out->tcp_idle_timeout_ms = (uint64_t)sw_config_int(v, "tcp_idle_timeout");
+    out->lua_instruction_budget = (uint64_t)sw_config_int(v, "lua_instruction_budget");
+    out->lua_memory_limit = (size_t)sw_config_int(v, "lua_memory_limit") << 20;
+    return rc;
+}
+
+void sw_core_settings_free(sw_core_settings_t *s)
+{
+    free(s->script);
+    free(s->http);
+    free(s->module_dir);
+    for (size_t i = 0; i < s->n_load; i++)
+        free(s->load[i]);
+    free(s->load);
+    memset(s, 0, sizeof *s);
+}

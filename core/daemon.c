@@ -1,0 +1,410 @@
+/* The daemon's life cycle. Start-up is all-or-nothing: any cfg, module,
+ * script or socket error stops it with every reason printed. Reload is
+ * all-or-nothing for cfg and script: a bad file changes nothing. */
+#include "config.h"
+
+#include "daemon.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "cfg/core_params.h"
+#include "http/mgmt.h"
+#include "log.h"
+#include "loop_jobs.h"
+#include "lua/engine.h"
+#include "module/loader.h"
+#include "net/transport.h"
+#include "sip/frontdoor.h"
+#include "stats/metrics.h"
+#include "sipswitch/version.h"
+
+typedef struct daemon_state {
+    sw_daemon_options_t opts;
+    sw_cfg_t *cfg;
+    sw_core_settings_t core;
+    sw_modules_t modules;
+    sw_lua_engine_t *lua;
+    uv_signal_t sig_hup, sig_term, sig_int;
+    time_t started_at;
+    bool running;
+} daemon_state_t;
+
+static daemon_state_t d;
+
+const struct sw_modules *sw_daemon_modules(void)
+{
+    return d.running ? &d.modules : NULL;
+}
+
+uint64_t sw_daemon_uptime_seconds(void)
+{
+    return d.started_at ? (uint64_t)(time(NULL) - d.started_at) : 0;
+}
+
+static void print_errors(const sw_errors_t *errs)
+{
+    for (size_t i = 0; i < errs->count; i++)
+        fprintf(stderr, "%s\n", errs->items[i]);
+}
+
+static void log_errors(sw_log_level_t level, const sw_errors_t *errs)
+{
+    for (size_t i = 0; i < errs->count; i++)
+        sw_logf(level, NULL, NULL, "%s", errs->items[i]);
+}
+
+static const char *module_search_path(const sw_daemon_options_t *o)
+{
+    return o->module_path ? o->module_path : getenv("SIPSWITCH_MODULE_PATH");
+}
+
+/* Reads cfg, resolves [core], opens the modules it names (when `mods` is not
+ * open yet) or reuses them, and resolves everything else. */
+static sw_cfg_t *load_config(const sw_daemon_options_t *o, sw_core_settings_t *core, sw_modules_t *mods,
+                             bool open_modules, sw_errors_t *errs)
+{
+    memset(core, 0, sizeof *core);
+    sw_cfg_t *cfg = sw_cfg_read(o->cfg_path, errs);
+    if (!cfg)
+        return NULL;
+    sw_core_settings_load(cfg, core, errs);
+    if (open_modules)
+        sw_modules_open(mods, core->load, core->n_load, module_search_path(o), core->module_dir, o->cfg_path,
+                        core->load_line, errs);
+    sw_modules_declare_params(mods, cfg, errs);
+    sw_cfg_resolve_all(cfg, errs);
+    return cfg;
+}
+
+static void lua_limits(const sw_core_settings_t *core, sw_lua_limits_t *l)
+{
+    l->instruction_budget = core->lua_instruction_budget;
+    l->memory_limit = core->lua_memory_limit;
+}
+
+static sw_lua_engine_t *new_engine(const sw_modules_t *ms)
+{
+    sw_lua_engine_t *e = sw_lua_engine_new();
+    for (size_t i = 0; i < ms->count; i++)
+        if (ms->mods[i]->desc.lua_funcs) {
+            sw_lua_module_funcs_t mf = {
+                .module = ms->mods[i]->name, .self = ms->mods[i], .funcs = ms->mods[i]->desc.lua_funcs};
+            sw_lua_engine_add_module(e, &mf);
+        }
+    return e;
+}
+
+int sw_daemon_check(const sw_daemon_options_t *o)
+{
+    sw_errors_t errs = {0};
+    sw_core_settings_t core;
+    sw_modules_t mods;
+    memset(&mods, 0, sizeof mods);
+    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &errs);
+    /* init the modules too (they bind no socket before start): their init
+     * validates what the cfg parser cannot, and the script's top level may
+     * call their functions */
+    bool inited = false;
+    if (cfg && !errs.count) {
+        sw_api_set_modules(&mods);
+        inited = sw_modules_init(&mods, cfg, &errs) == 0;
+    }
+    if (inited) {
+        sw_lua_engine_t *e = new_engine(&mods);
+        sw_lua_limits_t lim;
+        lua_limits(&core, &lim);
+        char err[2048];
+        if (sw_lua_engine_load(e, core.script, &lim, err, sizeof err))
+            sw_errors_add(&errs, NULL, 0, "%s", err);
+        sw_lua_engine_free(e);
+    }
+    print_errors(&errs);
+    int status = errs.count ? 1 : 0;
+    if (!status)
+        printf("%s: OK (%zu module%s, script %s)\n", o->cfg_path, mods.count, mods.count == 1 ? "" : "s",
+               core.script);
+    sw_modules_shutdown(&mods);
+    sw_core_settings_free(&core);
+    sw_cfg_free(cfg);
+    sw_errors_clear(&errs);
+    return status;
+}
+
+/* ---- --dump-params -------------------------------------------------------- */
+
+typedef struct dump_ctx {
+    bool markdown;
+    const char *owner;
+} dump_ctx_t;
+
+static void scope_text(unsigned scopes, char *buf, size_t n)
+{
+    static const struct {
+        unsigned bit;
+        const char *name;
+    } names[] = {{SW_SCOPE_GLOBAL, "global"}, {SW_SCOPE_GATEWAY, "gateway"}, {SW_SCOPE_MAPPING, "mapping"},
+                 {SW_SCOPE_ACCOUNT, "account"}, {SW_SCOPE_REGISTRATION, "registration"}};
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (scopes & names[i].bit)
+            off += (size_t)snprintf(buf + off, n > off ? n - off : 0, "%s%s", off ? ", " : "", names[i].name);
+}
+
+static void dump_param(const char *owner, const sw_param_t *p, const sw_value_t *def, void *ud)
+{
+    dump_ctx_t *c = ud;
+    char range[256], scopes[96];
+    sw_param_describe_range(p, range, sizeof range);
+    scope_text(p->scopes, scopes, sizeof scopes);
+    const char *dflt = p->default_value ? p->default_value : "";
+    (void)def;
+    if (!c->owner || strcmp(c->owner, owner) != 0) {
+        c->owner = owner;
+        if (c->markdown)
+            printf("\n## [%s]\n\n| name | VOS3000 name | type | default | range | where | reload | description |\n"
+                   "|---|---|---|---|---|---|---|---|\n",
+                   owner);
+        else
+            printf("\n[%s]\n", owner);
+    }
+    if (c->markdown) {
+        printf("| `%s` | %s%s%s | %s | %s%s%s | %s | %s | %s | %s |\n", p->name, p->vos_alias ? "`" : "",
+               p->vos_alias ? p->vos_alias : "", p->vos_alias ? "`" : "", sw_param_type_name(p->type),
+               *dflt ? "`" : "", dflt, *dflt ? "`" : "", range, scopes,
+               (p->flags & SW_PARAM_RELOADABLE) ? "yes" : "restart", p->doc ? p->doc : "");
+    } else {
+        printf("  %-26s %-34s %-14s default=%-24s %s%s%s[%s]%s\n    %s\n", p->name,
+               p->vos_alias ? p->vos_alias : "-", sw_param_type_name(p->type), *dflt ? dflt : "(none)",
+               *range ? "range=" : "", range, *range ? " " : "", scopes,
+               (p->flags & SW_PARAM_RELOADABLE) ? " reloadable" : "", p->doc ? p->doc : "");
+    }
+}
+
+int sw_daemon_dump_params(const sw_daemon_options_t *o, bool markdown)
+{
+    sw_errors_t errs = {0};
+    sw_core_settings_t core;
+    sw_modules_t mods;
+    memset(&mods, 0, sizeof mods);
+    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &errs);
+    if (!cfg) {
+        /* no readable cfg: the core's parameters alone */
+        cfg = sw_cfg_read_string(o->cfg_path, "", &errs);
+        sw_core_settings_load(cfg, &core, &errs);
+    }
+    if (errs.count) {
+        fprintf(stderr, "warning: %s has errors (run --check); parameters listed anyway\n", o->cfg_path);
+    }
+    if (markdown)
+        printf("# sipswitch configuration reference\n\nGenerated by `sipswitch --dump-params --format=md` "
+               "(sipswitch %s, module ABI %d.%d). Durations take a unit (`500ms`, `10s`, `2m`); a bare "
+               "number is in the unit shown by its default.\n",
+               SIPSWITCH_VERSION, SW_ABI_MAJOR, SW_ABI_MINOR);
+    dump_ctx_t ctx = {.markdown = markdown};
+    sw_cfg_visit_params(cfg, dump_param, &ctx);
+    sw_modules_shutdown(&mods);
+    sw_core_settings_free(&core);
+    sw_cfg_free(cfg);
+    sw_errors_clear(&errs);
+    return 0;
+}
+
+/* ---- reload ----------------------------------------------------------------- */
+
+static bool same_str(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+static void warn_restart_only(const sw_core_settings_t *old, const sw_core_settings_t *nw)
+{
+    bool listen_same = old->n_listen == nw->n_listen;
+    for (size_t i = 0; listen_same && i < old->n_listen; i++)
+        listen_same = old->listen[i].transport == nw->listen[i].transport && old->listen[i].port == nw->listen[i].port &&
+                      strcmp(old->listen[i].host, nw->listen[i].host) == 0;
+    bool load_same = old->n_load == nw->n_load;
+    for (size_t i = 0; load_same && i < old->n_load; i++)
+        load_same = strcmp(old->load[i], nw->load[i]) == 0;
+    if (!listen_same)
+        sw_warn("reload: 'listen' changed; it takes effect at the next restart");
+    if (!load_same || !same_str(old->module_dir, nw->module_dir))
+        sw_warn("reload: 'load'/'module_dir' changed; modules are only loaded at start-up (restart needed)");
+    if (!same_str(old->http, nw->http))
+        sw_warn("reload: 'http' changed; it takes effect at the next restart");
+    if (old->log_target != nw->log_target)
+        sw_warn("reload: 'log_target' changed; it takes effect at the next restart");
+}
+
+int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
+{
+    sw_notice("reload requested (%s)", trigger);
+    sw_core_settings_t core;
+    sw_cfg_t *cfg = load_config(&d.opts, &core, &d.modules, false, errs);
+    if (cfg && !errs->count) {
+        sw_lua_limits_t lim;
+        lua_limits(&core, &lim);
+        char err[2048];
+        if (sw_lua_engine_load(d.lua, core.script, &lim, err, sizeof err))
+            sw_errors_add(errs, NULL, 0, "%s", err);
+    }
+    if (!cfg || errs->count) {
+        sw_metric_inc(&sw_metrics.reloads_failed);
+        log_errors(SW_LOG_ERROR, errs);
+        sw_error("reload refused: the running cfg and script are unchanged");
+        sw_core_settings_free(&core);
+        sw_cfg_free(cfg);
+        return -1;
+    }
+    /* cfg and script are good: the script is already live; apply the cfg */
+    warn_restart_only(&d.core, &core);
+    sw_errors_t refusals = {0};
+    sw_modules_reload(&d.modules, cfg, &refusals);
+    log_errors(SW_LOG_WARN, &refusals);
+    sw_errors_clear(&refusals);
+    sw_log_set_level((sw_log_level_t)core.log_level);
+    sw_transport_apply(&core);
+    sw_frontdoor_settings_t fs = {.max_message_size = core.max_message_size, .force_rport = core.force_rport};
+    sw_frontdoor_configure(&fs, &d.modules);
+    sw_core_settings_free(&d.core);
+    d.core = core;
+    sw_cfg_free(d.cfg);
+    d.cfg = cfg;
+    sw_metric_inc(&sw_metrics.reloads_ok);
+    sw_notice("reload done: cfg %s and script %s are live", d.opts.cfg_path, d.core.script);
+    return 0;
+}
+
+/* ---- run -------------------------------------------------------------------- */
+
+/* systemd Type=notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void sd_notify_text(const char *text)
+{
+    const char *path = getenv("NOTIFY_SOCKET");
+    if (!path || !*path || strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+        return;
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path));
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+    (void)sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa, len);
+    close(fd);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (signum == SIGHUP) {
+        sd_notify_text("RELOADING=1");
+        sw_errors_t errs = {0};
+        sw_daemon_reload("SIGHUP", &errs);
+        sw_errors_clear(&errs);
+        sd_notify_text("READY=1");
+        return;
+    }
+    sw_notice("%s received: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    sd_notify_text("STOPPING=1");
+    uv_stop(sw_loop());
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+int sw_daemon_run(const sw_daemon_options_t *o)
+{
+    memset(&d, 0, sizeof d);
+    d.opts = *o;
+    sw_errors_t errs = {0};
+    d.cfg = load_config(o, &d.core, &d.modules, true, &errs);
+    if (!d.cfg || errs.count) {
+        print_errors(&errs);
+        fprintf(stderr, "sipswitch: not started: fix the errors above (sipswitch --check -c %s)\n", o->cfg_path);
+        sw_modules_shutdown(&d.modules);
+        sw_core_settings_free(&d.core);
+        sw_cfg_free(d.cfg);
+        sw_errors_clear(&errs);
+        return 1;
+    }
+    sw_log_setup((sw_log_target_t)d.core.log_target, (sw_log_level_t)d.core.log_level);
+    sw_notice("sipswitch %s starting (cfg %s, module ABI %d.%d)", SIPSWITCH_VERSION, o->cfg_path, SW_ABI_MAJOR,
+              SW_ABI_MINOR);
+    signal(SIGPIPE, SIG_IGN);
+
+    uv_loop_t *loop = uv_default_loop();
+    sw_loop_jobs_init(loop);
+    sw_api_set_modules(&d.modules);
+
+    d.lua = new_engine(&d.modules);
+    sw_lua_limits_t lim;
+    lua_limits(&d.core, &lim);
+    char err[2048];
+    int status = 1;
+    /* modules first: the script's top level may call their functions */
+    if (sw_modules_init(&d.modules, d.cfg, &errs))
+        goto out;
+    if (sw_lua_engine_load(d.lua, d.core.script, &lim, err, sizeof err)) {
+        sw_errors_add(&errs, NULL, 0, "%s", err);
+        goto out;
+    }
+    sw_frontdoor_settings_t fs = {.max_message_size = d.core.max_message_size, .force_rport = d.core.force_rport};
+    sw_frontdoor_configure(&fs, &d.modules);
+    if (sw_transport_start(&d.core, &errs))
+        goto out;
+    if (sw_mgmt_start(d.core.http, &errs))
+        goto out;
+    if (sw_modules_start(&d.modules, &errs))
+        goto out;
+
+    uv_signal_init(loop, &d.sig_hup);
+    uv_signal_init(loop, &d.sig_term);
+    uv_signal_init(loop, &d.sig_int);
+    uv_signal_start(&d.sig_hup, on_signal, SIGHUP);
+    uv_signal_start(&d.sig_term, on_signal, SIGTERM);
+    uv_signal_start(&d.sig_int, on_signal, SIGINT);
+    d.started_at = time(NULL);
+    d.running = true;
+    sw_notice("sipswitch ready: %zu module%s, script %s", d.modules.count, d.modules.count == 1 ? "" : "s",
+              d.core.script);
+    sd_notify_text("READY=1");
+    uv_run(loop, UV_RUN_DEFAULT);
+    status = 0;
+
+out:
+    if (errs.count) {
+        log_errors(SW_LOG_ERROR, &errs);
+        sw_error("not started: fix the errors above");
+    }
+    /* shutdown: stop taking work, then let modules clean up */
+    sw_mgmt_stop();
+    sw_loop_jobs_close();
+    sw_transport_stop();
+    d.running = false;
+    /* destroy runs only for modules whose init succeeded (the loader tracks it) */
+    sw_modules_shutdown(&d.modules);
+    sw_lua_engine_free(d.lua);
+    uv_walk(loop, close_walk, NULL);
+    uv_run(loop, UV_RUN_DEFAULT);
+    uv_loop_close(loop);
+    sw_core_settings_free(&d.core);
+    sw_cfg_free(d.cfg);
+    sw_errors_clear(&errs);
+    if (status == 0)
+        sw_notice("sipswitch stopped");
+    return status;
+}

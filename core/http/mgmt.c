@@ -1,0 +1,331 @@
+/* Management API. Routes:
+ *   GET  /health            200 when the signaling loop answers within 1 s, else 503
+ *   GET  /metrics           Prometheus text format
+ *   GET  /api/v1/modules    loaded modules (JSON)
+ *   POST /api/v1/reload     reload cfg and script; 200 or 422 with the errors */
+#include "config.h"
+
+#include "http/mgmt.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "loop_jobs.h"
+#include "module/loader.h"
+#include "stats/metrics.h"
+#include "sipswitch/version.h"
+
+static struct MHD_Daemon *httpd;
+
+/* ---- a growable string ---------------------------------------------------- */
+
+typedef struct {
+    char *s;
+    size_t len, cap;
+} strbuf_t;
+
+static void sb_printf(strbuf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
+static void sb_printf(strbuf_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (b->s && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = b->cap * 2 + (size_t)n + 256;
+        b->s = realloc(b->s, b->cap);
+        if (!b->s)
+            abort();
+    }
+}
+
+static void sb_json_str(strbuf_t *b, const char *s)
+{
+    sb_printf(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+        if (*p == '"' || *p == '\\')
+            sb_printf(b, "\\%c", *p);
+        else if (*p < 0x20)
+            sb_printf(b, "\\u%04x", *p);
+        else
+            sb_printf(b, "%c", *p);
+    }
+    sb_printf(b, "\"");
+}
+
+static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const char *type, char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Cache-Control", "no-store");
+    enum MHD_Result ret = MHD_queue_response(c, code, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned code, strbuf_t *b)
+{
+    sb_printf(b, "\n");
+    return respond(c, code, "application/json", b->s);
+}
+
+static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned code, const char *msg)
+{
+    strbuf_t b = {0};
+    sb_printf(&b, "{\"error\":");
+    sb_json_str(&b, msg);
+    sb_printf(&b, "}");
+    return respond_json(c, code, &b);
+}
+
+/* ---- handlers ------------------------------------------------------------- */
+
+static void ping_loop(void *arg)
+{
+    (void)arg;
+}
+
+static enum MHD_Result handle_health(struct MHD_Connection *c)
+{
+    bool alive = sw_loop_run_sync(ping_loop, NULL, NULL, 1000) == 0;
+    strbuf_t b = {0};
+    sb_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%llu}", alive ? "ok" : "stalled",
+              SIPSWITCH_VERSION, (unsigned long long)sw_daemon_uptime_seconds());
+    return respond_json(c, alive ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, &b);
+}
+
+static enum MHD_Result handle_metrics(struct MHD_Connection *c)
+{
+    char *core = sw_metrics_render();
+    strbuf_t b = {0};
+    sb_printf(&b, "%s", core);
+    free(core);
+    sb_printf(&b, "# HELP sipswitch_uptime_seconds Seconds since start\n# TYPE sipswitch_uptime_seconds gauge\n"
+                  "sipswitch_uptime_seconds %llu\n",
+              (unsigned long long)sw_daemon_uptime_seconds());
+    sb_printf(&b, "# HELP sipswitch_build_info Version of this sipswitch\n# TYPE sipswitch_build_info gauge\n"
+                  "sipswitch_build_info{version=\"%s\",abi=\"%d.%d\"} 1\n",
+              SIPSWITCH_VERSION, SW_ABI_MAJOR, SW_ABI_MINOR);
+    const sw_modules_t *ms = sw_daemon_modules();
+    sb_printf(&b, "# HELP sipswitch_modules_loaded Modules loaded\n# TYPE sipswitch_modules_loaded gauge\n"
+                  "sipswitch_modules_loaded %zu\n",
+              ms ? ms->count : 0);
+    sb_printf(&b, "# HELP sipswitch_module_info A loaded module\n# TYPE sipswitch_module_info gauge\n");
+    for (size_t i = 0; ms && i < ms->count; i++)
+        sb_printf(&b, "sipswitch_module_info{module=\"%s\",version=\"%s\"} 1\n", ms->mods[i]->name,
+                  ms->mods[i]->desc.version ? ms->mods[i]->desc.version : "");
+    return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", b.s);
+}
+
+static enum MHD_Result handle_modules(struct MHD_Connection *c)
+{
+    static const char *const hook_names[SW_HOOK_COUNT] = {
+        "on_request", "on_register", "on_call_new", "on_route", "on_leg_request",
+        "on_leg_response", "on_sdp", "on_answer", "on_call_end", "on_rtp"};
+    const sw_modules_t *ms = sw_daemon_modules();
+    strbuf_t b = {0};
+    sb_printf(&b, "{\"abi\":\"%d.%d\",\"modules\":[", SW_ABI_MAJOR, SW_ABI_MINOR);
+    for (size_t i = 0; ms && i < ms->count; i++) {
+        const sw_module_t *m = ms->mods[i];
+        sb_printf(&b, "%s{\"name\":", i ? "," : "");
+        sb_json_str(&b, m->name);
+        sb_printf(&b, ",\"version\":");
+        sb_json_str(&b, m->desc.version);
+        sb_printf(&b, ",\"license\":");
+        sb_json_str(&b, m->desc.license);
+        sb_printf(&b, ",\"description\":");
+        sb_json_str(&b, m->desc.description);
+        sb_printf(&b, ",\"path\":");
+        sb_json_str(&b, m->path);
+        sb_printf(&b, ",\"abi\":\"%u.%u\",\"hooks\":[", m->desc.abi_major, m->desc.abi_minor);
+        bool first = true;
+        for (int h = 0; h < SW_HOOK_COUNT; h++)
+            for (size_t k = 0; k < ms->n_by_hook[h]; k++)
+                if (ms->by_hook[h][k] == m) {
+                    sb_printf(&b, "%s\"%s\"", first ? "" : ",", hook_names[h]);
+                    first = false;
+                }
+        sb_printf(&b, "],\"lua_functions\":[");
+        first = true;
+        for (const sw_lua_func_t *f = m->desc.lua_funcs; f && f->size; f = (const void *)((const char *)f + f->size)) {
+            sb_printf(&b, "%s", first ? "" : ",");
+            char full[160];
+            snprintf(full, sizeof full, "sw.%s.%s", m->name, f->name ? f->name : "?");
+            sb_json_str(&b, full);
+            first = false;
+        }
+        sb_printf(&b, "]}");
+    }
+    sb_printf(&b, "]}");
+    return respond_json(c, MHD_HTTP_OK, &b);
+}
+
+typedef struct reload_job {
+    int rc;
+    sw_errors_t errs;
+} reload_job_t;
+
+static void run_reload(void *arg)
+{
+    reload_job_t *j = arg;
+    j->rc = sw_daemon_reload("http", &j->errs);
+}
+
+static void free_reload(void *arg)
+{
+    reload_job_t *j = arg;
+    sw_errors_clear(&j->errs);
+    free(j);
+}
+
+static enum MHD_Result handle_reload(struct MHD_Connection *c)
+{
+    reload_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    j->rc = -1;
+    /* the job owns j until it has run; keep a reference while reading it */
+    reload_job_t *snapshot = j;
+    int ran = sw_loop_run_sync(run_reload, j, NULL, 30000);
+    if (ran != 0) {
+        /* the loop did not answer in time: j is left to the job (a small leak on
+         * this rare path beats freeing memory the loop may still write) */
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "signaling loop busy: reload not confirmed");
+    }
+    strbuf_t b = {0};
+    sb_printf(&b, "{\"ok\":%s,\"errors\":[", snapshot->rc == 0 ? "true" : "false");
+    for (size_t i = 0; i < snapshot->errs.count; i++) {
+        sb_printf(&b, "%s", i ? "," : "");
+        sb_json_str(&b, snapshot->errs.items[i]);
+    }
+    sb_printf(&b, "]}");
+    unsigned code = snapshot->rc == 0 ? MHD_HTTP_OK : 422;
+    free_reload(snapshot);
+    return respond_json(c, code, &b);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload_data, size_t *upload_size,
+                                  void **con_cls)
+{
+    (void)cls;
+    (void)version;
+    (void)upload_data;
+    /* first call for a request: come back once the (ignored) body is read */
+    if (*con_cls == NULL) {
+        static int marker;
+        *con_cls = &marker;
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        *upload_size = 0; /* bodies are not used by any route */
+        return MHD_YES;
+    }
+    bool get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    struct {
+        const char *path;
+        bool is_post;
+        enum MHD_Result (*fn)(struct MHD_Connection *);
+    } routes[] = {
+        {"/health", false, handle_health},
+        {"/metrics", false, handle_metrics},
+        {"/api/v1/modules", false, handle_modules},
+        {"/api/v1/reload", true, handle_reload},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
+        if (strcmp(url, routes[i].path) != 0)
+            continue;
+        if (routes[i].is_post ? post : get)
+            return routes[i].fn(c);
+        return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, routes[i].is_post ? "use POST" : "use GET");
+    }
+    return respond_error(c, MHD_HTTP_NOT_FOUND, "no such resource");
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls;
+    (void)c;
+    (void)t;
+    *con_cls = NULL;
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    sw_logf(SW_LOG_DEBUG, "http", NULL, "%s", msg);
+}
+
+int sw_mgmt_start(const char *address, sw_errors_t *errs)
+{
+    if (!address || !*address)
+        return 0;
+    char host[128];
+    const char *colon = strrchr(address, ':');
+    size_t hl = colon ? (size_t)(colon - address) : 0;
+    if (!colon || hl >= sizeof host) {
+        sw_errors_add(errs, NULL, 0, "http %s: expected host:port", address);
+        return -1;
+    }
+    memcpy(host, address, hl);
+    host[hl] = '\0';
+    char *h = host;
+    if (*h == '[' && hl > 1 && h[hl - 1] == ']') {
+        h[hl - 1] = '\0';
+        h++;
+    }
+    int port = atoi(colon + 1);
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+    if (inet_pton(AF_INET, h, &((struct sockaddr_in *)&ss)->sin_addr) == 1) {
+        ((struct sockaddr_in *)&ss)->sin_family = AF_INET;
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)port);
+    } else if (inet_pton(AF_INET6, h, &((struct sockaddr_in6 *)&ss)->sin6_addr) == 1) {
+        ((struct sockaddr_in6 *)&ss)->sin6_family = AF_INET6;
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)port);
+        flags |= MHD_USE_IPv6;
+    } else {
+        sw_errors_add(errs, NULL, 0, "http %s: '%s' is not an IP address", address, h);
+        return -1;
+    }
+    httpd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+                             MHD_OPTION_CONNECTION_LIMIT, (unsigned)64, MHD_OPTION_CONNECTION_TIMEOUT,
+                             (unsigned)10, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+    if (!httpd) {
+        sw_errors_add(errs, NULL, 0, "http %s: cannot listen (address in use or not local?)", address);
+        return -1;
+    }
+    sw_notice("management API on http://%s", address);
+    return 0;
+}
+
+void sw_mgmt_stop(void)
+{
+    if (httpd) {
+        MHD_stop_daemon(httpd);
+        httpd = NULL;
+    }
+}

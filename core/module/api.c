@@ -1,0 +1,272 @@
+/* The function table modules call. Each entry is a thin adapter onto the
+ * core's own functions, so the table is the whole contract and the core's
+ * internals can change without breaking a module. */
+#include "config.h"
+
+#include "module/api.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <uv.h>
+
+#include "cfg/config.h"
+#include "log.h"
+#include "loop_jobs.h"
+#include "lua/engine.h"
+#include "sip/frontdoor.h"
+#include "sip/message.h"
+#include "stats/metrics.h"
+#include "sipswitch/version.h"
+
+static const sw_modules_t *api_modules;
+
+void sw_api_set_modules(const sw_modules_t *ms)
+{
+    api_modules = ms;
+}
+
+/* ---- identity, errors, logging ------------------------------------------- */
+
+static const char *api_core_version(void) { return SIPSWITCH_VERSION; }
+static const char *api_module_name(const sw_module_t *self) { return self ? self->name : "?"; }
+static void *api_get_data(const sw_module_t *self) { return self ? self->data : NULL; }
+static void api_set_data(sw_module_t *self, void *data) { if (self) self->data = data; }
+
+static void api_set_error(sw_module_t *self, const char *fmt, ...)
+{
+    if (!self)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(self->error, sizeof self->error, fmt, ap);
+    va_end(ap);
+}
+
+static void api_vlog(sw_module_t *self, sw_log_level_t level, const char *call_id, const char *fmt, va_list ap)
+{
+    sw_logv(level, self ? self->name : "module", call_id, fmt, ap);
+}
+
+static void api_log(sw_module_t *self, sw_log_level_t level, const char *call_id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    api_vlog(self, level, call_id, fmt, ap);
+    va_end(ap);
+}
+
+static int api_log_enabled(sw_log_level_t level) { return sw_log_enabled(level); }
+
+/* ---- memory: never NULL, so module code need not check ------------------- */
+
+static void *api_alloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static void *api_calloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static void *api_realloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p)
+        abort();
+    return p;
+}
+
+static char *api_strdup(const char *s)
+{
+    char *d = strdup(s ? s : "");
+    if (!d)
+        abort();
+    return d;
+}
+
+/* ---- timers --------------------------------------------------------------- */
+
+struct sw_timer {
+    uv_timer_t handle;
+    sw_module_t *mod;
+    sw_timer_cb cb;
+    void *arg;
+    char name[48];
+};
+
+static void timer_fired(uv_timer_t *h)
+{
+    struct sw_timer *t = h->data;
+    t->cb(t->mod, t->arg);
+}
+
+static sw_timer_t *api_timer_start(sw_module_t *self, const char *name, uint64_t first_ms, uint64_t repeat_ms,
+                                   sw_timer_cb cb, void *arg)
+{
+    uv_loop_t *loop = sw_loop();
+    if (!loop || !cb)
+        return NULL;
+    struct sw_timer *t = calloc(1, sizeof *t);
+    if (!t)
+        abort();
+    t->mod = self;
+    t->cb = cb;
+    t->arg = arg;
+    snprintf(t->name, sizeof t->name, "%s", name ? name : "timer");
+    uv_timer_init(loop, &t->handle);
+    t->handle.data = t;
+    uv_timer_start(&t->handle, timer_fired, first_ms, repeat_ms);
+    return t;
+}
+
+static void timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void api_timer_stop(sw_timer_t *t)
+{
+    if (!t)
+        return;
+    uv_timer_stop(&t->handle);
+    uv_close((uv_handle_t *)&t->handle, timer_closed);
+}
+
+static uint64_t api_now_ms(void)
+{
+    uv_loop_t *loop = sw_loop();
+    if (loop)
+        return uv_now(loop);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t api_wallclock_ms(void)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+/* ---- stats ---------------------------------------------------------------- */
+
+static sw_stat_t *api_stat_register(sw_module_t *self, const char *name, const char *help, sw_stat_kind_t kind)
+{
+    return sw_stat_register(self ? self->name : "module", name, help, kind);
+}
+
+/* ---- messages ------------------------------------------------------------- */
+
+static int api_msg_is_request(const sw_msg_t *m) { return sw_msg_is_request(m); }
+static const char *api_msg_source(const sw_msg_t *m) { return m->origin.src_text; }
+static sw_transport_t api_msg_transport(const sw_msg_t *m) { return m->origin.transport; }
+static uint64_t api_msg_socket_id(const sw_msg_t *m) { return m->origin.socket_id; }
+
+/* ---- other modules' APIs -------------------------------------------------- */
+
+static int api_export_api(sw_module_t *self, const char *name, const void *table)
+{
+    if (!self || !name || !table)
+        return -1;
+    for (size_t i = 0; i < self->n_apis; i++)
+        if (strcmp(self->apis[i].name, name) == 0)
+            return -1;
+    self->apis = realloc(self->apis, (self->n_apis + 1) * sizeof *self->apis);
+    if (!self->apis)
+        abort();
+    self->apis[self->n_apis].name = api_strdup(name);
+    self->apis[self->n_apis].table = table;
+    self->n_apis++;
+    return 0;
+}
+
+static const void *api_import_api(sw_module_t *self, const char *module, const char *name)
+{
+    (void)self;
+    if (!api_modules || !module || !name)
+        return NULL;
+    sw_module_t *m = sw_modules_find(api_modules, module);
+    for (size_t i = 0; m && i < m->n_apis; i++)
+        if (strcmp(m->apis[i].name, name) == 0)
+            return m->apis[i].table;
+    return NULL;
+}
+
+static const sw_api_t api_table = {
+    .size = sizeof(sw_api_t),
+    .abi_major = SW_ABI_MAJOR,
+    .abi_minor = SW_ABI_MINOR,
+    .core_version = api_core_version,
+    .module_name = api_module_name,
+    .set_error = api_set_error,
+    .get_data = api_get_data,
+    .set_data = api_set_data,
+    .log = api_log,
+    .vlog = api_vlog,
+    .log_enabled = api_log_enabled,
+    .alloc = api_alloc,
+    .calloc = api_calloc,
+    .realloc = api_realloc,
+    .strdup = api_strdup,
+    .free = free,
+    .param_int = sw_config_int,
+    .param_str = sw_config_str,
+    .param_list_len = sw_config_list_len,
+    .param_list_int = sw_config_list_int,
+    .param_list_str = sw_config_list_str,
+    .param_is_set = sw_config_is_set,
+    .object_count = sw_config_object_count,
+    .object_name = sw_config_object_name,
+    .param_object = sw_config_object,
+    .timer_start = api_timer_start,
+    .timer_stop = api_timer_stop,
+    .now_ms = api_now_ms,
+    .wallclock_ms = api_wallclock_ms,
+    .stat_register = api_stat_register,
+    .stat_add = sw_stat_add,
+    .stat_set = sw_stat_set,
+    .msg_is_request = api_msg_is_request,
+    .msg_method = sw_msg_method,
+    .msg_status = sw_msg_status,
+    .msg_call_id = sw_msg_call_id,
+    .msg_header = sw_msg_header,
+    .msg_header_count = sw_msg_header_count,
+    .msg_header_add = sw_msg_header_add,
+    .msg_header_remove = sw_msg_header_remove,
+    .msg_ruri = sw_msg_ruri,
+    .msg_body = sw_msg_body,
+    .msg_source = api_msg_source,
+    .msg_transport = api_msg_transport,
+    .msg_socket_id = api_msg_socket_id,
+    .msg_reply = sw_frontdoor_reply,
+    .export_api = api_export_api,
+    .import_api = api_import_api,
+    .lua_arg_count = sw_lua_arg_count,
+    .lua_arg_type = sw_lua_arg_type,
+    .lua_arg_int = sw_lua_arg_int,
+    .lua_arg_number = sw_lua_arg_number,
+    .lua_arg_bool = sw_lua_arg_bool,
+    .lua_arg_str = sw_lua_arg_str,
+    .lua_push_nil = sw_lua_push_nil,
+    .lua_push_bool = sw_lua_push_bool,
+    .lua_push_int = sw_lua_push_int,
+    .lua_push_number = sw_lua_push_number,
+    .lua_push_str = sw_lua_push_str,
+    .lua_error = sw_lua_error,
+};
+
+const sw_api_t *sw_api_table(void)
+{
+    return &api_table;
+}

@@ -1,0 +1,203 @@
+/* Framing: where one SIP message ends in a datagram or a byte stream
+ * (RFC 3261 18.3). Only the header lines needed for that are looked at, with
+ * our own bounded scan: the buffer is not NUL-terminated, may hold binary
+ * bodies, and must never be read past len. */
+#include "config.h"
+
+#include "sip/sip.h"
+
+#include <string.h>
+
+/* Content-Length values above this cannot be a SIP message we would accept
+ * anyway; capping the digits keeps the arithmetic far from overflow. */
+#define CONTENT_LENGTH_MAX_DIGITS 9
+
+typedef struct content_length {
+    size_t count;       /* Content-Length header fields seen */
+    size_t value;       /* value of the (single) one */
+    const char *error;  /* first malformed value */
+} content_length_t;
+
+static bool is_wsp(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+/* True when buf[0..n) names Content-Length ("l" is its compact form). */
+static bool is_content_length_name(const char *name, size_t n)
+{
+    static const char full[] = "content-length";
+    if (n == 1)
+        return lower(name[0]) == 'l';
+    if (n != sizeof full - 1)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (lower(name[i]) != full[i])
+            return false;
+    return true;
+}
+
+/* Parses the value of one Content-Length header: value[0..n) is everything
+ * after the colon up to the end of the header, folded continuation lines
+ * included (so CR/LF may appear in it and count as whitespace). */
+static void parse_content_length(const char *value, size_t n, content_length_t *cl)
+{
+    size_t i = 0, digits = 0, v = 0;
+    while (i < n && (is_wsp(value[i]) || value[i] == '\r' || value[i] == '\n'))
+        i++;
+    if (i < n && (value[i] == '-' || value[i] == '+')) {
+        /* ncl: a negative value must never become a length. */
+        if (cl->error == NULL)
+            cl->error = value[i] == '-' ? "negative Content-Length" : "invalid Content-Length";
+        return;
+    }
+    while (i < n && value[i] >= '0' && value[i] <= '9') {
+        if (digits == 0 && value[i] == '0' && i + 1 < n && value[i + 1] >= '0' && value[i + 1] <= '9') {
+            i++; /* leading zeros do not count towards the digit cap */
+            continue;
+        }
+        if (++digits > CONTENT_LENGTH_MAX_DIGITS) {
+            if (cl->error == NULL)
+                cl->error = "Content-Length too large";
+            return;
+        }
+        v = v * 10 + (size_t)(value[i] - '0');
+        i++;
+    }
+    bool had_digit = i > 0 && value[i - 1] >= '0' && value[i - 1] <= '9';
+    while (i < n && (is_wsp(value[i]) || value[i] == '\r' || value[i] == '\n'))
+        i++;
+    if (!had_digit || i != n) {
+        if (cl->error == NULL)
+            cl->error = "invalid Content-Length";
+        return;
+    }
+    cl->value = v;
+}
+
+/* Length of the line ending at or after `from`: the index just past its LF,
+ * or 0 when no LF is found before `limit`. */
+static size_t line_end(const char *buf, size_t from, size_t limit)
+{
+    const char *lf = from < limit ? memchr(buf + from, '\n', limit - from) : NULL;
+    return lf != NULL ? (size_t)(lf - buf) + 1 : 0;
+}
+
+/* True when the line starting at `at` (a complete line up to its LF) is
+ * empty: "\r\n" or "\n". */
+static bool is_empty_line(const char *buf, size_t at, size_t next)
+{
+    size_t n = next - at;
+    return n == 1 || (n == 2 && buf[at] == '\r');
+}
+
+sw_frame_status_t sw_sip_frame(const char *buf, size_t len, bool stream, size_t max_size,
+                               sw_frame_t *out)
+{
+    memset(out, 0, sizeof *out);
+
+    /* RFC 5626 keep-alives (CRLF, CRLFCRLF) and stray line ends before a
+     * message are not part of it. */
+    size_t skipped = 0;
+    while (skipped < len && (buf[skipped] == '\r' || buf[skipped] == '\n'))
+        skipped++;
+    out->skipped = skipped;
+    if (skipped == len)
+        return SW_FRAME_INCOMPLETE; /* nothing but keep-alive bytes (yet) */
+
+    const char *msg = buf + skipped;
+    size_t avail = len - skipped;
+    /* The header section may not run past max_size: bound the scan there. */
+    size_t limit = avail < max_size ? avail : max_size;
+
+    content_length_t cl = {0};
+    size_t at = line_end(msg, 0, limit); /* past the start line */
+    size_t header_len = 0;
+    while (at != 0) {
+        size_t next = line_end(msg, at, limit);
+        if (next == 0)
+            break;
+        if (is_empty_line(msg, at, next)) {
+            header_len = next;
+            break;
+        }
+        if (!is_wsp(msg[at])) {
+            /* A header: name, optional whitespace, colon. Its value runs on
+             * over continuation lines (starting with SP/HT). */
+            size_t name_end = at;
+            while (name_end < next && msg[name_end] != ':' && !is_wsp(msg[name_end]) &&
+                   msg[name_end] != '\r' && msg[name_end] != '\n')
+                name_end++;
+            size_t colon = name_end;
+            while (colon < next && is_wsp(msg[colon]))
+                colon++;
+            if (colon < next && msg[colon] == ':' && is_content_length_name(msg + at, name_end - at)) {
+                size_t value_end = next;
+                for (;;) {
+                    size_t cont = line_end(msg, value_end, limit);
+                    if (cont == 0 || !is_wsp(msg[value_end]))
+                        break;
+                    value_end = cont;
+                }
+                cl.count++;
+                parse_content_length(msg + colon + 1, value_end - colon - 1, &cl);
+                next = value_end;
+            }
+        }
+        at = next;
+    }
+
+    if (header_len == 0) {
+        if (avail >= max_size) {
+            out->error = "message too large";
+            return SW_FRAME_ERROR;
+        }
+        if (stream)
+            return SW_FRAME_INCOMPLETE;
+        out->error = "no end of headers";
+        return SW_FRAME_ERROR;
+    }
+    out->header_len = header_len;
+
+    if (cl.count > 1) {
+        /* mcl01: with two values there is no telling where the message ends
+         * (even equal ones are refused: RFC 3261 allows one). */
+        out->error = "several Content-Length headers";
+        return SW_FRAME_ERROR;
+    }
+    if (cl.error != NULL) {
+        out->error = cl.error;
+        return SW_FRAME_ERROR;
+    }
+
+    size_t rest = avail - header_len;
+    size_t body_len;
+    if (cl.count == 0) {
+        if (stream) {
+            out->error = "Content-Length missing on a stream";
+            return SW_FRAME_ERROR;
+        }
+        body_len = rest; /* datagram: the body is what is left (RFC 3261 18.3) */
+    } else {
+        body_len = cl.value;
+    }
+    if (body_len > max_size || header_len + body_len > max_size) {
+        out->error = "message too large";
+        return SW_FRAME_ERROR;
+    }
+    out->body_len = body_len;
+    out->total = skipped + header_len + body_len; /* the message is buf[skipped, total) */
+    if (body_len > rest) {
+        if (stream)
+            return SW_FRAME_INCOMPLETE;
+        out->error = "Content-Length larger than the datagram"; /* clerr */
+        return SW_FRAME_ERROR;
+    }
+    /* Datagram: octets past Content-Length are ignored (dblreq). */
+    return SW_FRAME_OK;
+}

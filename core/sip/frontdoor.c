@@ -1,0 +1,253 @@
+/* The SIP front door. Order of work for every message, cheapest first:
+ * size and framing, parse, sanity checks, metrics, the modules' on_request
+ * hooks, then the core's own answers. Until the transaction and call layers
+ * exist every answer here is stateless. */
+#include "config.h"
+
+#include "sip/frontdoor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "module/loader.h"
+#include "net/transport.h"
+#include "sip/sip.h"
+#include "stats/metrics.h"
+
+static sw_frontdoor_settings_t settings = {.max_message_size = 65535, .force_rport = true};
+static sw_modules_t *modules;
+
+void sw_frontdoor_configure(const sw_frontdoor_settings_t *s, struct sw_modules *ms)
+{
+    settings = *s;
+    modules = ms;
+}
+
+static void count_drop(sw_drop_reason_t why)
+{
+    sw_metric_inc(&sw_metrics.drops[why]);
+}
+
+static int send_to_origin(const sw_msg_origin_t *origin, const struct sockaddr_storage *to, socklen_t tolen,
+                          const char *buf, size_t len, int code)
+{
+    if (sw_transport_send(origin, (const struct sockaddr *)to, tolen, buf, len) != 0) {
+        count_drop(SW_DROP_SEND_FAILED);
+        return -1;
+    }
+    atomic_fetch_add_explicit(&sw_metrics.bytes_out, len, memory_order_relaxed);
+    if (code >= 100 && code < 700)
+        sw_metric_inc(&sw_metrics.responses_out[code]);
+    return 0;
+}
+
+/* A stateless UAS must give retransmissions of a request the same To tag
+ * (RFC 3261 8.2.7), so the tag is a hash of what identifies the request. */
+static void stateless_to_tag(const sw_msg_t *req, char *tag, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    const char *parts[] = {sw_msg_call_id(req), sw_msg_header(req, "From", 0), sw_msg_top_via_branch(req),
+                           sw_msg_header(req, "CSeq", 0)};
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        for (const char *p = parts[i]; p && *p; p++) {
+            h ^= (unsigned char)*p;
+            h *= 1099511628211ULL;
+        }
+    snprintf(tag, n, "sw%016llx", (unsigned long long)h);
+}
+
+int sw_frontdoor_reply(sw_msg_t *req, int code, const char *reason, const char *extra_headers)
+{
+    if (!req || !sw_msg_is_request(req) || code < 100 || code > 699)
+        return -1;
+    if (strcmp(sw_msg_method(req), "ACK") == 0)
+        return -1; /* ACK is never answered */
+    char tag[40];
+    stateless_to_tag(req, tag, sizeof tag);
+    size_t len = 0;
+    char *buf = sw_sip_build_reply(req, code, reason ? reason : sw_sip_reason_phrase(code), tag, extra_headers, &len);
+    if (!buf)
+        return -1;
+    struct sockaddr_storage to;
+    socklen_t tolen = sizeof to;
+    if (settings.force_rport || req->origin.transport != SW_TRANSPORT_UDP) {
+        memcpy(&to, &req->origin.src, req->origin.src_len);
+        tolen = req->origin.src_len;
+    } else {
+        sw_sip_reply_destination(req, &to, &tolen);
+    }
+    int rc = send_to_origin(&req->origin, &to, tolen, buf, len, code);
+    free(buf);
+    if (code >= 200)
+        req->replied = true;
+    sw_debug("sent %d to %s for %s (call-id %s)", code, req->origin.src_text, sw_msg_method(req),
+             sw_msg_call_id(req) ? sw_msg_call_id(req) : "-");
+    return rc;
+}
+
+static void reply_raw(const char *buf, size_t len, const sw_msg_origin_t *origin, int code, const char *reason)
+{
+    size_t out_len = 0;
+    char *out = sw_sip_build_reply_raw(buf, len, origin, code, reason, &out_len);
+    if (!out) {
+        count_drop(SW_DROP_UNPARSEABLE);
+        return;
+    }
+    send_to_origin(origin, &origin->src, origin->src_len, out, out_len, code);
+    free(out);
+}
+
+void sw_frontdoor_framing_error(const char *buf, size_t len, const sw_msg_origin_t *origin, const char *reason)
+{
+    sw_metric_inc(&sw_metrics.parse_errors);
+    sw_debug("framing error from %s: %s", origin->src_text, reason);
+    char phrase[160];
+    snprintf(phrase, sizeof phrase, "Bad Request (%s)", reason ? reason : "framing");
+    reply_raw(buf, len, origin, 400, phrase);
+}
+
+/* The core's own answer to a request no module took. */
+static void answer_request(sw_msg_t *m)
+{
+    const char *method = sw_msg_method(m);
+    bool in_dialog = sw_msg_to_tag(m) != NULL;
+    char extra[512];
+    if (strcmp(method, "ACK") == 0) {
+        /* an ACK for a response we sent statelessly: absorbed */
+        count_drop(SW_DROP_ACK_NO_TRANSACTION);
+        return;
+    }
+    if (strcmp(method, "OPTIONS") == 0 && !in_dialog) {
+        snprintf(extra, sizeof extra, "Allow: %s\r\nSupported: %s\r\nAccept: application/sdp\r\n",
+                 sw_sip_allowed_methods, sw_sip_supported_tags);
+        sw_frontdoor_reply(m, 200, "OK", extra);
+        return;
+    }
+    if (in_dialog || strcmp(method, "CANCEL") == 0 || strcmp(method, "BYE") == 0 ||
+        strcmp(method, "PRACK") == 0 || strcmp(method, "UPDATE") == 0 || strcmp(method, "INFO") == 0) {
+        sw_frontdoor_reply(m, 481, "Call/Transaction Does Not Exist", NULL);
+        return;
+    }
+    if (strcmp(method, "INVITE") == 0) {
+        /* the call engine (routing through the Lua script) is not built yet */
+        sw_frontdoor_reply(m, 404, "Not Found (no route)", NULL);
+        return;
+    }
+    snprintf(extra, sizeof extra, "Allow: %s\r\n", sw_sip_allowed_methods);
+    if (sw_sip_method_known(method))
+        sw_frontdoor_reply(m, 405, "Method Not Allowed", extra);
+    else
+        sw_frontdoor_reply(m, 501, "Not Implemented", extra);
+}
+
+/* A response needs the request's Via, From, To, Call-ID and CSeq to be
+ * matched by the client; without them an answer is noise (and a reflection
+ * vector), so such a request is dropped. */
+static bool answerable(const sw_msg_t *m)
+{
+    static const char *const needed[] = {"Via", "From", "To", "Call-ID", "CSeq"};
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
+        if (!sw_msg_header(m, needed[i], 0))
+            return false;
+    return true;
+}
+
+static void handle_request(sw_msg_t *m)
+{
+    const char *method = sw_msg_method(m);
+    sw_metric_inc(&sw_metrics.requests_in[sw_method_index(method)]);
+    sw_sanity_t verdict;
+    memset(&verdict, 0, sizeof verdict);
+    sw_sip_sanity_check(m, &verdict);
+    if (verdict.code != 0) {
+        sw_logf(SW_LOG_DEBUG, NULL, sw_msg_call_id(m), "%s from %s failed sanity: %d %s", method,
+                m->origin.src_text, verdict.code, verdict.reason ? verdict.reason : "");
+        if (verdict.code < 0 || strcmp(method, "ACK") == 0 || !answerable(m)) {
+            count_drop(SW_DROP_UNPARSEABLE);
+            return;
+        }
+        if (verdict.code == 405 || verdict.code == 501) {
+            /* RFC 3261 8.2.1: say what is allowed */
+            size_t n = strlen(verdict.extra);
+            snprintf(verdict.extra + n, sizeof verdict.extra - n, "Allow: %s\r\n", sw_sip_allowed_methods);
+        }
+        sw_frontdoor_reply(m, verdict.code, verdict.reason, verdict.extra[0] ? verdict.extra : NULL);
+        return;
+    }
+    if (modules) {
+        for (size_t i = 0; i < modules->n_by_hook[SW_HOOK_ON_REQUEST]; i++) {
+            sw_module_t *mod = modules->by_hook[SW_HOOK_ON_REQUEST][i];
+            sw_hook_result_t r = mod->hooks.on_request(mod, m);
+            if (r == SW_HOOK_HANDLED)
+                return;
+            if (r == SW_HOOK_DROP) {
+                count_drop(SW_DROP_BY_MODULE);
+                return;
+            }
+        }
+    }
+    answer_request(m);
+}
+
+static void handle_response(sw_msg_t *m)
+{
+    sw_sanity_t verdict;
+    memset(&verdict, 0, sizeof verdict);
+    sw_sip_sanity_check(m, &verdict);
+    if (verdict.code != 0) {
+        sw_metric_inc(&sw_metrics.parse_errors);
+        count_drop(SW_DROP_UNPARSEABLE);
+        return;
+    }
+    int code = sw_msg_status(m);
+    if (code >= 100 && code < 700)
+        sw_metric_inc(&sw_metrics.responses_in[code]);
+    /* no client transactions exist yet, so no response can match one */
+    count_drop(SW_DROP_UNMATCHED_RESPONSE);
+}
+
+void sw_frontdoor_message(const char *buf, size_t len, const sw_msg_origin_t *origin)
+{
+    const char *err = NULL;
+    sw_msg_t *m = sw_msg_parse(buf, len, &err);
+    if (!m) {
+        sw_metric_inc(&sw_metrics.parse_errors);
+        sw_debug("unparseable message from %s: %s", origin->src_text, err ? err : "?");
+        char phrase[160];
+        snprintf(phrase, sizeof phrase, "Bad Request (%s)", err ? err : "malformed");
+        reply_raw(buf, len, origin, 400, phrase);
+        return;
+    }
+    m->origin = *origin;
+    if (sw_msg_is_request(m))
+        handle_request(m);
+    else
+        handle_response(m);
+    sw_msg_free(m);
+}
+
+void sw_frontdoor_datagram(const char *buf, size_t len, const sw_msg_origin_t *origin)
+{
+    atomic_fetch_add_explicit(&sw_metrics.bytes_in, len, memory_order_relaxed);
+    if (len > settings.max_message_size) {
+        count_drop(SW_DROP_OVERSIZE);
+        reply_raw(buf, len, origin, 513, "Message Too Large");
+        return;
+    }
+    sw_frame_t fr;
+    memset(&fr, 0, sizeof fr);
+    switch (sw_sip_frame(buf, len, false, settings.max_message_size, &fr)) {
+    case SW_FRAME_OK:
+        if (fr.total > fr.skipped)
+            sw_frontdoor_message(buf + fr.skipped, fr.total - fr.skipped, origin);
+        break;
+    case SW_FRAME_INCOMPLETE:
+        /* only keep-alive CRLFs (or nothing): not a message */
+        break;
+    case SW_FRAME_ERROR:
+        sw_frontdoor_framing_error(buf, len, origin, fr.error);
+        break;
+    }
+}

@@ -1,0 +1,561 @@
+/* Responses the front door sends on its own (sanity failures, stateless
+ * answers): built from the request's header text, not re-serialised by
+ * libosip2, so what the client sent comes back as it sent it (RFC 3261 8.2.6.2:
+ * From, Call-ID, CSeq and Via copied; To copied with a tag added). */
+#include "config.h"
+
+#include "sip/sip.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "sipswitch/version.h"
+
+/* ---- growing output buffer -------------------------------------------------- */
+
+typedef struct strbuf {
+    char *data;
+    size_t len, cap;
+    bool failed;    /* an allocation failed: the result is dropped */
+} strbuf_t;
+
+static void sb_add(strbuf_t *b, const char *s, size_t n)
+{
+    if (b->failed)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 512;
+        while (cap < b->len + n + 1)
+            cap *= 2;
+        char *d = realloc(b->data, cap);
+        if (d == NULL) {
+            b->failed = true;
+            return;
+        }
+        b->data = d;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+}
+
+static void sb_str(strbuf_t *b, const char *s)
+{
+    sb_add(b, s, strlen(s));
+}
+
+/* Hands the buffer over (NUL-terminated; *len excludes the NUL). */
+static char *sb_finish(strbuf_t *b, size_t *len)
+{
+    if (b->failed || b->data == NULL) {
+        free(b->data);
+        return NULL;
+    }
+    if (len != NULL)
+        *len = b->len;
+    return b->data;
+}
+
+/* ---- reason phrases -------------------------------------------------------- */
+
+static const struct {
+    int code;
+    const char *phrase;
+} reason_phrases[] = {
+    {100, "Trying"}, {180, "Ringing"}, {181, "Call Is Being Forwarded"}, {182, "Queued"},
+    {183, "Session Progress"}, {199, "Early Dialog Terminated"},
+    {200, "OK"}, {202, "Accepted"}, {204, "No Notification"},
+    {300, "Multiple Choices"}, {301, "Moved Permanently"}, {302, "Moved Temporarily"},
+    {305, "Use Proxy"}, {380, "Alternative Service"},
+    {400, "Bad Request"}, {401, "Unauthorized"}, {402, "Payment Required"}, {403, "Forbidden"},
+    {404, "Not Found"}, {405, "Method Not Allowed"}, {406, "Not Acceptable"},
+    {407, "Proxy Authentication Required"}, {408, "Request Timeout"}, {410, "Gone"},
+    {412, "Conditional Request Failed"}, {413, "Request Entity Too Large"},
+    {414, "Request-URI Too Long"}, {415, "Unsupported Media Type"},
+    {416, "Unsupported URI Scheme"}, {417, "Unknown Resource-Priority"}, {420, "Bad Extension"},
+    {421, "Extension Required"}, {422, "Session Interval Too Small"}, {423, "Interval Too Brief"},
+    {428, "Use Identity Header"}, {429, "Provide Referrer Identity"},
+    {433, "Anonymity Disallowed"}, {436, "Bad Identity-Info"}, {437, "Unsupported Certificate"},
+    {438, "Invalid Identity Header"}, {439, "First Hop Lacks Outbound Support"},
+    {440, "Max-Breadth Exceeded"}, {469, "Bad Info Package"}, {470, "Consent Needed"},
+    {480, "Temporarily Unavailable"}, {481, "Call/Transaction Does Not Exist"},
+    {482, "Loop Detected"}, {483, "Too Many Hops"}, {484, "Address Incomplete"},
+    {485, "Ambiguous"}, {486, "Busy Here"}, {487, "Request Terminated"},
+    {488, "Not Acceptable Here"}, {489, "Bad Event"}, {491, "Request Pending"},
+    {493, "Undecipherable"}, {494, "Security Agreement Required"},
+    {500, "Server Internal Error"}, {501, "Not Implemented"}, {502, "Bad Gateway"},
+    {503, "Service Unavailable"}, {504, "Server Time-out"}, {505, "Version Not Supported"},
+    {513, "Message Too Large"}, {580, "Precondition Failure"},
+    {600, "Busy Everywhere"}, {603, "Decline"}, {604, "Does Not Exist Anywhere"},
+    {606, "Not Acceptable"}, {607, "Unwanted"},
+};
+
+const char *sw_sip_reason_phrase(int code)
+{
+    for (size_t i = 0; i < sizeof reason_phrases / sizeof reason_phrases[0]; i++)
+        if (reason_phrases[i].code == code)
+            return reason_phrases[i].phrase;
+    /* An unlisted code still gets a phrase of its class (RFC 3261 21). */
+    switch (code / 100) {
+    case 1: return "Provisional";
+    case 2: return "OK";
+    case 3: return "Redirection";
+    case 4: return "Request Failure";
+    case 5: return "Server Failure";
+    case 6: return "Global Failure";
+    default: return "Unknown";
+    }
+}
+
+/* ---- the top Via ------------------------------------------------------------ */
+
+static bool is_wsp(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static bool is_token_char(char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return true;
+    return c != '\0' && strchr("-.!%*_+`'~", c) != NULL;
+}
+
+/* What we need from the first via-parm of a Via value: sent-by and the
+ * positions of rport/received so they can be filled in. */
+typedef struct via_parm {
+    size_t end;                 /* end of the via-parm (a ',' or the value's end) */
+    size_t params_end;          /* end of its last param, trailing LWS excluded */
+    const char *host;           /* sent-by host, IPv6 brackets included */
+    size_t host_len;
+    unsigned port;              /* 0 when sent-by has none */
+    bool rport;                 /* has an rport param */
+    size_t rport_fill;          /* bare rport: where "=<port>" goes; 0 if it has a value */
+    bool received;              /* has a received param */
+    size_t received_start, received_end; /* its value */
+} via_parm_t;
+
+static size_t skip_wsp(const char *v, size_t i, size_t n)
+{
+    while (i < n && is_wsp(v[i]))
+        i++;
+    return i;
+}
+
+static size_t skip_token(const char *v, size_t i, size_t n)
+{
+    while (i < n && is_token_char(v[i]))
+        i++;
+    return i;
+}
+
+/* Parses the first via-parm of v[0..n): sent-protocol (LWS allowed around
+ * the slashes, wsinv), sent-by, params. False when it is not one. */
+static bool parse_via_parm(const char *v, size_t n, via_parm_t *via)
+{
+    memset(via, 0, sizeof *via);
+    size_t i = skip_wsp(v, 0, n);
+    for (int part = 0; part < 3; part++) {     /* name / version / transport */
+        size_t start = i;
+        i = skip_token(v, i, n);
+        if (i == start)
+            return false;
+        i = skip_wsp(v, i, n);
+        if (part < 2) {
+            if (i >= n || v[i] != '/')
+                return false;
+            i = skip_wsp(v, i + 1, n);
+        }
+    }
+    size_t host_start = i;
+    if (i < n && v[i] == '[') {
+        const char *close = memchr(v + i, ']', n - i);
+        if (close == NULL)
+            return false;
+        i = (size_t)(close - v) + 1;
+    } else {
+        while (i < n && (is_token_char(v[i]) || v[i] == '_'))
+            i++;
+    }
+    if (i == host_start)
+        return false;
+    via->host = v + host_start;
+    via->host_len = i - host_start;
+    i = skip_wsp(v, i, n);
+    if (i < n && v[i] == ':') {
+        i = skip_wsp(v, i + 1, n);
+        unsigned port = 0;
+        size_t digits = 0;
+        while (i < n && v[i] >= '0' && v[i] <= '9' && digits < 6)
+            port = port * 10 + (unsigned)(v[i++] - '0'), digits++;
+        if (digits == 0 || port > 65535)
+            return false;
+        via->port = port;
+    }
+    via->params_end = i;
+    for (;;) {
+        i = skip_wsp(v, i, n);
+        if (i >= n || v[i] == ',')
+            break;
+        if (v[i] != ';')
+            return false;
+        i = skip_wsp(v, i + 1, n);
+        size_t name = i;
+        i = skip_token(v, i, n);
+        size_t name_end = i;
+        if (name_end == name)
+            return false;
+        bool is_rport = name_end - name == 5 && strncasecmp(v + name, "rport", 5) == 0;
+        bool is_received = name_end - name == 8 && strncasecmp(v + name, "received", 8) == 0;
+        size_t value_start = 0, value_end = 0;
+        size_t after = skip_wsp(v, i, n);
+        if (after < n && v[after] == '=') {
+            i = skip_wsp(v, after + 1, n);
+            value_start = i;
+            if (i < n && v[i] == '"') {
+                for (i++; i < n && v[i] != '"'; i++)
+                    if (v[i] == '\\')
+                        i++;
+                if (i >= n)
+                    return false;
+                i++;
+            } else if (i < n && v[i] == '[') {
+                const char *close = memchr(v + i, ']', n - i);
+                if (close == NULL)
+                    return false;
+                i = (size_t)(close - v) + 1;
+            } else {
+                i = skip_token(v, i, n);
+            }
+            value_end = i;
+        }
+        if (is_rport) {
+            via->rport = true;
+            via->rport_fill = value_start == 0 ? name_end : 0;
+        } else if (is_received && value_start != 0) {
+            via->received = true;
+            via->received_start = value_start;
+            via->received_end = value_end;
+        }
+        via->params_end = i;
+    }
+    via->end = i;
+    return true;
+}
+
+/* Is the sent-by host the address the request came from? IP addresses are
+ * compared as addresses ("::1" and "0:0::1" are the same). */
+static bool host_is_source(const char *host, size_t host_len, const char *src_ip)
+{
+    char text[64];
+    if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']')
+        host++, host_len -= 2;
+    if (host_len >= sizeof text)
+        return false;
+    memcpy(text, host, host_len);
+    text[host_len] = '\0';
+    unsigned char a[16], b[16];
+    if (inet_pton(AF_INET, text, a) == 1 && inet_pton(AF_INET, src_ip, b) == 1)
+        return memcmp(a, b, 4) == 0;
+    if (inet_pton(AF_INET6, text, a) == 1 && inet_pton(AF_INET6, src_ip, b) == 1)
+        return memcmp(a, b, 16) == 0;
+    return strcasecmp(text, src_ip) == 0;
+}
+
+/* Writes the top Via value with received= (RFC 3261 18.2.1) and rport=
+ * (RFC 3581 4) filled in from where the request came from. */
+static void add_top_via(strbuf_t *b, const sw_msg_hdr_t *h, const sw_msg_origin_t *origin)
+{
+    via_parm_t via;
+    const char *v = h->value;
+    if (origin->src_ip[0] == '\0' || !parse_via_parm(v, h->value_len, &via)) {
+        sb_add(b, v, h->value_len); /* nothing we can add: copy it as it is */
+        return;
+    }
+    bool fill_rport = via.rport_fill != 0 && origin->src_port != 0;
+    /* With rport, received is added even when it equals sent-by (RFC 3581). */
+    bool set_received = fill_rport || !host_is_source(via.host, via.host_len, origin->src_ip);
+
+    char rport_text[16], received_text[80];
+    snprintf(rport_text, sizeof rport_text, "=%u", (unsigned)origin->src_port);
+    /* received takes an IPv6 address without brackets (RFC 3261 25.1). */
+    snprintf(received_text, sizeof received_text, "%s%s", via.received ? "" : ";received=",
+             origin->src_ip);
+
+    /* At most two edits, applied in the order they occur in the value. */
+    struct edit {
+        size_t start, end;
+        const char *text;
+    } edits[2];
+    size_t count = 0;
+    if (fill_rport)
+        edits[count++] = (struct edit){via.rport_fill, via.rport_fill, rport_text};
+    if (set_received && via.received)
+        edits[count++] = (struct edit){via.received_start, via.received_end, received_text};
+    else if (set_received)
+        edits[count++] = (struct edit){via.params_end, via.params_end, received_text};
+    if (count == 2 && edits[1].start < edits[0].start) {
+        struct edit first = edits[1];
+        edits[1] = edits[0];
+        edits[0] = first;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < count; i++) {
+        sb_add(b, v + at, edits[i].start - at);
+        sb_str(b, edits[i].text);
+        at = edits[i].end;
+    }
+    sb_add(b, v + at, h->value_len - at);
+}
+
+/* ---- responses to parsed requests ------------------------------------------ */
+
+static void random_tag(char *out, size_t size)
+{
+    unsigned char bytes[8];
+    if (getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != (ssize_t)sizeof bytes) {
+        /* No entropy yet (early boot): a tag only has to be unique, not
+         * secret, so time and a counter will do. */
+        static unsigned counter;
+        uint64_t x = (uint64_t)time(NULL) * 6364136223846793005u + ++counter;
+        memcpy(bytes, &x, sizeof bytes);
+    }
+    for (size_t i = 0; i < sizeof bytes && 2 * i + 2 < size; i++)
+        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+}
+
+static void add_header(strbuf_t *b, const char *name, const sw_msg_hdr_t *h)
+{
+    sb_str(b, name);
+    sb_add(b, ": ", 2);
+    sb_add(b, h->value, h->value_len);
+}
+
+static void add_status_line(strbuf_t *b, int code, const char *reason)
+{
+    /* A reason phrase may not break the status line. */
+    if (reason == NULL || strpbrk(reason, "\r\n") != NULL)
+        reason = sw_sip_reason_phrase(code);
+    char line[32];
+    snprintf(line, sizeof line, "SIP/2.0 %d ", code);
+    sb_str(b, line);
+    sb_str(b, reason);
+    sb_add(b, "\r\n", 2);
+}
+
+static void add_trailer(strbuf_t *b, const char *extra_headers)
+{
+    sb_str(b, "Server: sipswitch/" SIPSWITCH_VERSION "\r\n");
+    if (extra_headers != NULL && extra_headers[0] != '\0') {
+        sb_str(b, extra_headers);
+        if (extra_headers[strlen(extra_headers) - 1] != '\n')
+            sb_add(b, "\r\n", 2);
+    }
+    sb_str(b, "Content-Length: 0\r\n\r\n");
+}
+
+char *sw_sip_build_reply(const sw_msg_t *req, int code, const char *reason, const char *to_tag,
+                         const char *extra_headers, size_t *len)
+{
+    if (req == NULL || !sw_msg_is_request(req) || code < 100 || code > 699)
+        return NULL;
+    strbuf_t b = {0};
+    add_status_line(&b, code, reason);
+
+    bool top = true;
+    for (size_t i = 0; i < req->hdr_count; i++) {
+        const sw_msg_hdr_t *h = &req->hdrs[i];
+        if (!sw_msg_header_name_is(h->name, strlen(h->name), "Via"))
+            continue;
+        sb_add(&b, "Via: ", 5);
+        if (top)
+            add_top_via(&b, h, &req->origin);
+        else
+            sb_add(&b, h->value, h->value_len);
+        sb_add(&b, "\r\n", 2);
+        top = false;
+    }
+    /* The first of each: sanity refuses requests with several. */
+    static const char *const copied[] = {"From", "To", "Call-ID", "CSeq"};
+    for (size_t c = 0; c < sizeof copied / sizeof copied[0]; c++) {
+        const sw_msg_hdr_t *h = NULL;
+        for (size_t i = 0; i < req->hdr_count && h == NULL; i++)
+            if (sw_msg_header_name_is(req->hdrs[i].name, strlen(req->hdrs[i].name), copied[c]))
+                h = &req->hdrs[i];
+        if (h == NULL)
+            continue; /* insuf: answer with what there is */
+        add_header(&b, copied[c], h);
+        if (strcmp(copied[c], "To") == 0 && code > 100 && sw_msg_to_tag(req) == NULL) {
+            char generated[20] = "";
+            if (to_tag == NULL || to_tag[0] == '\0') {
+                random_tag(generated, sizeof generated);
+                to_tag = generated;
+            }
+            sb_str(&b, ";tag=");
+            sb_str(&b, to_tag);
+        }
+        sb_add(&b, "\r\n", 2);
+    }
+    add_trailer(&b, extra_headers);
+    return sb_finish(&b, len);
+}
+
+/* ---- responses to bytes that did not parse ---------------------------------- */
+
+/* One physical line of buf: [start, end) without its line end; *next is past
+ * the line end (or buflen for an unterminated last line). */
+static bool raw_line(const char *buf, size_t buflen, size_t at, size_t *end, size_t *next)
+{
+    if (at >= buflen)
+        return false;
+    const char *lf = memchr(buf + at, '\n', buflen - at);
+    size_t e = lf != NULL ? (size_t)(lf - buf) : buflen;
+    *next = lf != NULL ? e + 1 : buflen;
+    if (e > at && buf[e - 1] == '\r')
+        e--;
+    *end = e;
+    return true;
+}
+
+/* Copies the header lines named `wanted` (with their continuation lines) from
+ * the header section buf[from..buflen), all of them or only the first.
+ * Returns how many were copied. */
+static size_t copy_raw_headers(strbuf_t *b, const char *buf, size_t buflen, size_t from,
+                               const char *wanted, bool all)
+{
+    size_t at = from, end, next, copied = 0;
+    bool copying = false;
+    while (raw_line(buf, buflen, at, &end, &next)) {
+        if (end == at)
+            break; /* the empty line: end of headers */
+        if (is_wsp(buf[at])) {
+            if (copying) {
+                sb_add(b, buf + at, end - at);
+                sb_add(b, "\r\n", 2);
+            }
+        } else {
+            copying = false;
+            size_t name_end = at;
+            while (name_end < end && is_token_char(buf[name_end]))
+                name_end++;
+            size_t colon = name_end;
+            while (colon < end && is_wsp(buf[colon]))
+                colon++;
+            if (colon < end && buf[colon] == ':' && name_end > at &&
+                sw_msg_header_name_is(buf + at, name_end - at, wanted) && (all || copied == 0)) {
+                sb_add(b, buf + at, end - at);
+                sb_add(b, "\r\n", 2);
+                copying = true;
+                copied++;
+            }
+        }
+        at = next;
+    }
+    return copied;
+}
+
+/* Does a copied To header (with its folded lines) carry a tag parameter? */
+static bool raw_has_tag(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != ';')
+            continue;
+        size_t j = i + 1;
+        while (j < n && (p[j] == ' ' || p[j] == '\t' || p[j] == '\r' || p[j] == '\n'))
+            j++;
+        if (j + 3 <= n && strncasecmp(p + j, "tag", 3) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void raw_tag(const char *buf, size_t n, char *tag, size_t tagsize)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)buf[i];
+        h *= 1099511628211ULL;
+    }
+    snprintf(tag, tagsize, "swr%016llx", (unsigned long long)h);
+}
+
+char *sw_sip_build_reply_raw(const char *buf, size_t buflen, const sw_msg_origin_t *origin,
+                             int code, const char *reason, size_t *len)
+{
+    (void)origin; /* the lines go back verbatim: nothing to add from it */
+    if (buf == NULL || code < 100 || code > 699)
+        return NULL;
+    size_t at = 0;
+    while (at < buflen && (buf[at] == '\r' || buf[at] == '\n'))
+        at++;
+    size_t end, next;
+    if (!raw_line(buf, buflen, at, &end, &next))
+        return NULL;
+    /* Never answer a response, nor an ACK (RFC 3261 17.1.1.3). */
+    if (end - at >= 4 && strncasecmp(buf + at, "SIP/", 4) == 0)
+        return NULL;
+    if (end - at >= 4 && memcmp(buf + at, "ACK ", 4) == 0)
+        return NULL;
+
+    strbuf_t b = {0};
+    add_status_line(&b, code, reason);
+    bool complete = copy_raw_headers(&b, buf, buflen, next, "Via", true) > 0 &&
+                    copy_raw_headers(&b, buf, buflen, next, "From", false) > 0;
+    size_t to_start = b.len;
+    complete = complete && copy_raw_headers(&b, buf, buflen, next, "To", false) > 0;
+    if (complete && code > 100 && !raw_has_tag(b.data + to_start, b.len - to_start)) {
+        /* a final response needs a To tag (RFC 3261 8.2.6.2); the same bytes
+         * get the same tag, so a retransmission is answered identically */
+        char tag[40];
+        raw_tag(buf, buflen, tag, sizeof tag);
+        b.len -= 2; /* before the CRLF that ends the (possibly folded) To */
+        sb_add(&b, ";tag=", 5);
+        sb_add(&b, tag, strlen(tag));
+        sb_add(&b, "\r\n", 2);
+    }
+    complete = complete && copy_raw_headers(&b, buf, buflen, next, "Call-ID", false) > 0 &&
+               copy_raw_headers(&b, buf, buflen, next, "CSeq", false) > 0;
+    if (!complete) {
+        free(b.data);
+        return NULL;
+    }
+    add_trailer(&b, NULL);
+    return sb_finish(&b, len);
+}
+
+/* ---- where responses go ----------------------------------------------------- */
+
+void sw_sip_reply_destination(const sw_msg_t *req, struct sockaddr_storage *addr, socklen_t *addr_len)
+{
+    memcpy(addr, &req->origin.src, sizeof *addr);
+    *addr_len = req->origin.src_len;
+    /* Stream transports answer on the connection the request came in on. */
+    if (req->origin.transport != SW_TRANSPORT_UDP)
+        return;
+
+    /* UDP: always the source address (as if received= were set, RFC 3261
+     * 18.2.2; maddr is ignored so a forged Via cannot aim our answers
+     * elsewhere). The port: the source port with rport (RFC 3581), else
+     * the sent-by port, else 5060. */
+    unsigned port = req->origin.src_port;
+    const sw_msg_hdr_t *top = NULL;
+    for (size_t i = 0; i < req->hdr_count && top == NULL; i++)
+        if (sw_msg_header_name_is(req->hdrs[i].name, strlen(req->hdrs[i].name), "Via"))
+            top = &req->hdrs[i];
+    via_parm_t via;
+    if (top != NULL && parse_via_parm(top->value, top->value_len, &via) && !via.rport)
+        port = via.port != 0 ? via.port : 5060;
+
+    if (addr->ss_family == AF_INET)
+        ((struct sockaddr_in *)(void *)addr)->sin_port = htons((uint16_t)port);
+    else if (addr->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)(void *)addr)->sin6_port = htons((uint16_t)port);
+}

@@ -1,0 +1,497 @@
+/* Sanity checks every message passes at the front door, before routing or
+ * transactions see it (RFC 3261 8.2 as a UAS, which a B2BUA is for every
+ * request it receives). The checks work on the header text as received
+ * (sw_msg_header), so they see duplicates and values libosip2 would have
+ * normalised away. See sip.h for the list and the answer to each failure. */
+#include "config.h"
+
+#include "sip/sip.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+const char sw_sip_supported_tags[] = "100rel, replaces, timer";
+const char sw_sip_allowed_methods[] =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO, SUBSCRIBE, NOTIFY, REFER, "
+    "MESSAGE, PUBLISH";
+
+static const char *const known_methods[] = {
+    "INVITE", "ACK",  "BYE",       "CANCEL", "OPTIONS", "REGISTER", "PRACK",
+    "UPDATE", "INFO", "SUBSCRIBE", "NOTIFY", "REFER",   "MESSAGE",  "PUBLISH",
+};
+
+static const char *const supported_tags[] = {"100rel", "replaces", "timer"};
+
+bool sw_sip_method_known(const char *method)
+{
+    if (method == NULL)
+        return false;
+    /* Methods are case-sensitive (RFC 3261 7.1): "invite" is unknown. */
+    for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
+        if (strcmp(method, known_methods[i]) == 0)
+            return true;
+    return false;
+}
+
+/* ---- small text helpers ------------------------------------------------- */
+
+/* The next header named `name` at or after *cursor (which moves past it), or
+ * NULL: walks the list once, where sw_msg_header(m, name, i) in a loop would
+ * walk it again for each i. */
+static const char *next_header(const sw_msg_t *m, const char *name, size_t *cursor)
+{
+    while (*cursor < m->hdr_count) {
+        const sw_msg_hdr_t *h = &m->hdrs[(*cursor)++];
+        if (sw_msg_header_name_is(h->name, strlen(h->name), name))
+            return h->value;
+    }
+    return NULL;
+}
+
+static bool is_wsp(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_token_char(char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
+        return true;
+    return c != '\0' && strchr("-.!%*_+`'~", c) != NULL;
+}
+
+/* Trims whitespace around s[0..*n): returns the new start. */
+static const char *trim(const char *s, size_t *n)
+{
+    while (*n > 0 && is_wsp(s[0]))
+        s++, (*n)--;
+    while (*n > 0 && is_wsp(s[*n - 1]))
+        (*n)--;
+    return s;
+}
+
+/* Parses an unsigned decimal of 1*DIGIT, leading zeros allowed (wsinv has
+ * "0068"), into *value; false when not all digits or above `max`. */
+static bool parse_bounded_uint(const char *s, size_t n, uint64_t max, uint64_t *value)
+{
+    if (n == 0)
+        return false;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_digit(s[i]))
+            return false;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+        if (v > max)
+            return false; /* stops before v can overflow: max < 2^64 / 10 */
+    }
+    *value = v;
+    return true;
+}
+
+/* CSeq = 1*DIGIT LWS Method, the number below 2^31 in RFC 3261 8.1.1.5 but
+ * accepted up to 2^32-1 as its grammar allows (scalar02 goes beyond). */
+static bool parse_cseq(const char *v, const char **method, size_t *method_len)
+{
+    size_t i = 0;
+    while (is_digit(v[i]))
+        i++;
+    uint64_t number;
+    if (!parse_bounded_uint(v, i, UINT32_MAX, &number))
+        return false;
+    if (!is_wsp(v[i]))
+        return false;
+    while (is_wsp(v[i]))
+        i++;
+    size_t start = i;
+    while (is_token_char(v[i]))
+        i++;
+    if (i == start || v[i] != '\0')
+        return false;
+    *method = v + start;
+    *method_len = i - start;
+    return true;
+}
+
+/* Calls fn for each comma-separated element of v (commas inside quotes or
+ * <...> do not separate), trimmed; stops early when fn returns true. */
+static bool for_each_element(const char *v, bool (*fn)(const char *s, size_t n, void *arg), void *arg)
+{
+    bool quoted = false;
+    int angle = 0;
+    const char *start = v;
+    for (const char *p = v;; p++) {
+        if (*p == '\0' || (*p == ',' && !quoted && angle == 0)) {
+            size_t n = (size_t)(p - start);
+            const char *s = trim(start, &n);
+            if (n > 0 && fn(s, n, arg))
+                return true;
+            if (*p == '\0')
+                return false;
+            start = p + 1;
+        } else if (quoted && *p == '\\' && p[1] != '\0') {
+            p++;
+        } else if (*p == '"') {
+            quoted = !quoted;
+        } else if (!quoted && *p == '<') {
+            angle++;
+        } else if (!quoted && *p == '>' && angle > 0) {
+            angle--;
+        }
+    }
+}
+
+/* The URI of a name-addr / addr-spec value: inside <...> when there are
+ * brackets, else up to the first ';' (what follows are header params). */
+static const char *uri_of_address(const char *s, size_t n, size_t *uri_len, bool *bracketed)
+{
+    bool quoted = false;
+    for (size_t i = 0; i < n; i++) {
+        if (quoted && s[i] == '\\') {
+            i++;
+        } else if (s[i] == '"') {
+            quoted = !quoted;
+        } else if (!quoted && s[i] == '<') {
+            const char *end = memchr(s + i + 1, '>', n - i - 1);
+            size_t len = end != NULL ? (size_t)(end - s - i - 1) : n - i - 1;
+            *bracketed = true;
+            *uri_len = len;
+            return trim(s + i + 1, uri_len);
+        }
+    }
+    *bracketed = false;
+    const char *semi = memchr(s, ';', n);
+    *uri_len = semi != NULL ? (size_t)(semi - s) : n;
+    return trim(s, uri_len);
+}
+
+/* regbadct: an addr-spec carrying URI headers ('?') or parameters must be in
+ * <...> (RFC 3261 20); without them ';' already ends the URI, so only '?' is
+ * left to betray the mistake. */
+static bool element_has_bare_uri_headers(const char *s, size_t n, void *arg)
+{
+    (void)arg;
+    size_t uri_len;
+    bool bracketed;
+    const char *uri = uri_of_address(s, n, &uri_len, &bracketed);
+    return !bracketed && memchr(uri, '?', uri_len) != NULL;
+}
+
+static bool address_has_bare_uri_headers(const sw_msg_t *m, const char *name)
+{
+    const char *v;
+    size_t cursor = 0;
+    while ((v = next_header(m, name, &cursor)) != NULL)
+        if (for_each_element(v, element_has_bare_uri_headers, NULL))
+            return true;
+    return false;
+}
+
+static bool scheme_is(const char *uri, size_t n, const char *scheme)
+{
+    size_t len = strlen(scheme);
+    return n > len && uri[len] == ':' && strncasecmp(uri, scheme, len) == 0;
+}
+
+/* escruri: headers in a SIP Request-URI ("?Route=..."). '@' cannot occur
+ * in the parameters or headers of a SIP URI, so the part after the first '@'
+ * (or after the scheme when there is no user part) is host and beyond. */
+static bool sip_ruri_has_headers(const char *ruri)
+{
+    const char *colon = strchr(ruri, ':');
+    if (colon == NULL)
+        return false;
+    const char *at = strchr(colon, '@');
+    return strchr(at != NULL ? at : colon, '?') != NULL;
+}
+
+/* ---- body types --------------------------------------------------------- */
+
+/* The media type of a Content-Type / Accept element ("application/sdp"),
+ * without parameters. */
+static const char *media_type(const char *s, size_t n, size_t *len)
+{
+    const char *semi = memchr(s, ';', n);
+    *len = semi != NULL ? (size_t)(semi - s) : n;
+    return trim(s, len);
+}
+
+static bool media_is(const char *s, size_t n, const char *type)
+{
+    return n == strlen(type) && strncasecmp(s, type, n) == 0;
+}
+
+static bool element_accepts_sdp(const char *s, size_t n, void *arg)
+{
+    bool *seen_any = arg;
+    size_t len;
+    const char *type = media_type(s, n, &len);
+    if (len == 0)
+        return false;
+    *seen_any = true;
+    return media_is(type, len, "application/sdp") || media_is(type, len, "application/*") ||
+           media_is(type, len, "*/*");
+}
+
+/* True when a Content-Type: application/sdp line starts a line of the body
+ * (a part of a multipart body). Bounded by the body length: binary parts may
+ * hold anything, NULs included. */
+static bool body_has_sdp_part(const char *body, size_t n)
+{
+    static const char name[] = "content-type";
+    static const char sdp[] = "application/sdp";
+    for (size_t at = 0; at < n;) {
+        size_t i = at;
+        if (n - i > sizeof name - 1 && strncasecmp(body + i, name, sizeof name - 1) == 0) {
+            i += sizeof name - 1;
+            while (i < n && is_wsp(body[i]))
+                i++;
+            if (i < n && body[i] == ':') {
+                i++;
+                while (i < n && is_wsp(body[i]))
+                    i++;
+                if (n - i >= sizeof sdp - 1 && strncasecmp(body + i, sdp, sizeof sdp - 1) == 0)
+                    return true;
+            }
+        }
+        const char *lf = memchr(body + at, '\n', n - at);
+        if (lf == NULL)
+            break;
+        at = (size_t)(lf - body) + 1;
+    }
+    return false;
+}
+
+/* ---- the checks ----------------------------------------------------------- */
+
+static void fail(sw_sanity_t *out, int code, const char *reason)
+{
+    out->code = code;
+    out->reason = reason;
+}
+
+/* True when Require names a tag we do not know; writes "Unsupported: a, b\r\n"
+ * into out->extra, cut short (whole tags only) if it would not fit. */
+static bool collect_unsupported(const sw_msg_t *m, sw_sanity_t *out)
+{
+    static const char prefix[] = "Unsupported: ";
+    char *buf = out->extra;
+    size_t cap = sizeof out->extra, used = 0, tags = 0, unknown = 0;
+    const char *v;
+    size_t cursor = 0;
+    while ((v = next_header(m, "Require", &cursor)) != NULL) {
+        const char *p = v;
+        while (*p != '\0') {
+            const char *comma = strchr(p, ',');
+            size_t n = comma != NULL ? (size_t)(comma - p) : strlen(p);
+            const char *tag = trim(p, &n);
+            p = comma != NULL ? comma + 1 : p + strlen(p);
+            if (n == 0)
+                continue;
+            bool known = false;
+            for (size_t k = 0; k < sizeof supported_tags / sizeof supported_tags[0]; k++)
+                if (strlen(supported_tags[k]) == n && strncasecmp(tag, supported_tags[k], n) == 0)
+                    known = true;
+            if (known)
+                continue;
+            unknown++;
+            /* room for separator/prefix, the tag, CRLF and the NUL */
+            size_t lead = tags == 0 ? sizeof prefix - 1 : 2;
+            if (used + lead + n + 3 > cap)
+                continue;
+            memcpy(buf + used, tags == 0 ? prefix : ", ", lead);
+            used += lead;
+            memcpy(buf + used, tag, n);
+            used += n;
+            tags++;
+        }
+    }
+    if (tags > 0)
+        memcpy(buf + used, "\r\n", 3);
+    return unknown > 0;
+}
+
+/* Checks shared by requests and responses: version, the five headers every
+ * message carries and single values of those that must be single. Returns
+ * the failing reason or NULL. */
+static const char *check_common(const sw_msg_t *m, int *code)
+{
+    static const char *const mandatory[] = {"Via", "From", "To", "Call-ID", "CSeq"};
+    static const char *const missing[] = {"Missing Via header", "Missing From header",
+                                          "Missing To header", "Missing Call-ID header",
+                                          "Missing CSeq header"};
+    static const char *const single[] = {"From", "To", "Call-ID", "CSeq", "Max-Forwards"};
+    static const char *const duplicate[] = {"Duplicate From header", "Duplicate To header",
+                                            "Duplicate Call-ID header", "Duplicate CSeq header",
+                                            "Duplicate Max-Forwards header"};
+    const char *version = sw_msg_version(m);
+    if (version == NULL || strcasecmp(version, "SIP/2.0") != 0) {
+        *code = 505;
+        return "Version Not Supported";
+    }
+    *code = 400;
+    for (size_t i = 0; i < sizeof mandatory / sizeof mandatory[0]; i++)
+        if (sw_msg_header_count(m, mandatory[i]) == 0)
+            return missing[i];
+    for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
+        if (sw_msg_header_count(m, single[i]) > 1)
+            return duplicate[i];
+    return NULL;
+}
+
+static void check_response(const sw_msg_t *m, sw_sanity_t *out)
+{
+    int code;
+    const char *method;
+    size_t method_len;
+    int status = sw_msg_status(m);
+    /* A response is never answered: anything wrong means drop it (-1). */
+    if (status < 100 || status > 699)
+        fail(out, -1, "Invalid status code");
+    else if (check_common(m, &code) != NULL)
+        fail(out, -1, "Malformed response");
+    else if (!parse_cseq(sw_msg_header(m, "CSeq", 0), &method, &method_len))
+        fail(out, -1, "Invalid CSeq"); /* scalarlg */
+}
+
+static void check_request(const sw_msg_t *m, sw_sanity_t *out)
+{
+    const char *method = sw_msg_method(m);
+    int code;
+    const char *reason = check_common(m, &code);
+    if (reason != NULL) {
+        fail(out, code, reason);
+        return;
+    }
+
+    const char *cseq_method;
+    size_t cseq_method_len;
+    if (!parse_cseq(sw_msg_header(m, "CSeq", 0), &cseq_method, &cseq_method_len)) {
+        fail(out, 400, "Invalid CSeq"); /* scalar02 */
+        return;
+    }
+    const char *mf_text = sw_msg_header(m, "Max-Forwards", 0);
+    uint64_t max_forwards = 70;
+    if (mf_text != NULL && !parse_bounded_uint(mf_text, strlen(mf_text), 255, &max_forwards)) {
+        fail(out, 400, "Invalid Max-Forwards");
+        return;
+    }
+    /* Before the CSeq comparison: an unknown method is 501 even when the
+     * CSeq does not match (mismatch02). */
+    if (!sw_sip_method_known(method)) {
+        fail(out, 501, "Not Implemented");
+        return;
+    }
+    if (strlen(method) != cseq_method_len || strncmp(method, cseq_method, cseq_method_len) != 0) {
+        fail(out, 400, "CSeq method does not match the request"); /* mismatch01 */
+        return;
+    }
+
+    const char *ruri = sw_msg_ruri(m);
+    size_t ruri_len = strlen(ruri);
+    bool sip_ruri = scheme_is(ruri, ruri_len, "sip") || scheme_is(ruri, ruri_len, "sips");
+    if (!sip_ruri && !scheme_is(ruri, ruri_len, "tel")) {
+        fail(out, 416, "Unsupported URI Scheme"); /* unkscm, novelsc */
+        return;
+    }
+    if (sip_ruri && sip_ruri_has_headers(ruri)) {
+        fail(out, 400, "Request-URI with headers"); /* escruri */
+        return;
+    }
+    const char *branch = sw_msg_top_via_branch(m);
+    if (branch != NULL && strcmp(branch, "z9hG4bK") == 0) {
+        /* badbranch: the magic cookie alone identifies no transaction. */
+        fail(out, 400, "Invalid Via branch");
+        return;
+    }
+    if (address_has_bare_uri_headers(m, "From") || address_has_bare_uri_headers(m, "To") ||
+        address_has_bare_uri_headers(m, "Contact")) {
+        fail(out, 400, "URI with headers outside <>"); /* regbadct */
+        return;
+    }
+    if (strcmp(method, "REGISTER") == 0) {
+        /* unksm2: the address of record must be a SIP or SIPS URI
+         * (RFC 3261 10.3 step 5). */
+        const char *to = sw_msg_header(m, "To", 0);
+        size_t uri_len;
+        bool bracketed;
+        const char *uri = uri_of_address(to, strlen(to), &uri_len, &bracketed);
+        if (!scheme_is(uri, uri_len, "sip") && !scheme_is(uri, uri_len, "sips")) {
+            fail(out, 400, "To of a REGISTER must be a SIP URI");
+            return;
+        }
+    }
+    /* The switch answers out-of-dialog OPTIONS itself, as an endpoint
+     * (zeromf expects 200); everything else it may pass on. */
+    if (max_forwards == 0 && strcmp(method, "OPTIONS") != 0) {
+        fail(out, 483, "Too Many Hops");
+        return;
+    }
+    /* RFC 3261 8.2.2.3: Require is not checked for CANCEL (and ACK). */
+    if (strcmp(method, "CANCEL") != 0 && strcmp(method, "ACK") != 0 && collect_unsupported(m, out)) {
+        fail(out, 420, "Bad Extension"); /* bext01 */
+        return;
+    }
+    if (strcmp(method, "INVITE") == 0) {
+        size_t body_len;
+        const char *body = sw_msg_body(m, &body_len);
+        if (body_len > 0) {
+            const char *ct = sw_msg_header(m, "Content-Type", 0);
+            if (ct == NULL) {
+                fail(out, 400, "Missing Content-Type"); /* RFC 3261 20.15 */
+                return;
+            }
+            size_t type_len;
+            const char *type = media_type(ct, strlen(ct), &type_len);
+            bool sdp = media_is(type, type_len, "application/sdp") ||
+                       (type_len > 10 && strncasecmp(type, "multipart/", 10) == 0 &&
+                        body_has_sdp_part(body, body_len));
+            if (!sdp) {
+                fail(out, 415, "Unsupported Media Type"); /* invut */
+                snprintf(out->extra, sizeof out->extra, "Accept: application/sdp\r\n");
+                return;
+            }
+        }
+        /* sdp01: an Accept without application/sdp leaves no answer we could
+         * give. An Accept with no value at all is ignored (seen in the wild). */
+        bool accepts_sdp = false, seen_any = false;
+        const char *accept;
+        size_t cursor = 0;
+        while (!accepts_sdp && (accept = next_header(m, "Accept", &cursor)) != NULL)
+            accepts_sdp = for_each_element(accept, element_accepts_sdp, &seen_any);
+        if (seen_any && !accepts_sdp) {
+            fail(out, 406, "Not Acceptable");
+            snprintf(out->extra, sizeof out->extra,
+                     "Warning: 399 sipswitch \"Only application/sdp is supported\"\r\n");
+            return;
+        }
+    }
+}
+
+void sw_sip_sanity_check(const sw_msg_t *m, sw_sanity_t *out)
+{
+    out->code = 0;
+    out->reason = NULL;
+    out->extra[0] = '\0';
+    if (m == NULL) {
+        fail(out, -1, "No message");
+        return;
+    }
+    if (!sw_msg_is_request(m)) {
+        check_response(m, out);
+        return;
+    }
+    check_request(m, out);
+    /* An ACK is never answered (RFC 3261 17.1.1.3): whatever is wrong with
+     * it, the only thing to do is to drop it. */
+    if (out->code > 0 && strcmp(sw_msg_method(m), "ACK") == 0) {
+        out->code = -1;
+        out->extra[0] = '\0';
+    }
+}

@@ -1,0 +1,185 @@
+/* Metrics: the core's counters and the registry of module metrics, rendered
+ * in Prometheus text format for GET /metrics. Writers use relaxed atomics, so
+ * counting costs one uncontended atomic add on the signaling thread. */
+#include "config.h"
+
+#include "stats/metrics.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+sw_metrics_t sw_metrics;
+
+static const char *const method_names[SW_M_COUNT] = {
+    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "PRACK", "UPDATE",
+    "INFO", "SUBSCRIBE", "NOTIFY", "REFER", "MESSAGE", "PUBLISH", "other"};
+
+static const char *const drop_names[SW_DROP_COUNT] = {
+    "unparseable", "unmatched_response", "oversize", "module", "ack_without_transaction",
+    "send_failed", "tcp_limit"};
+
+sw_method_idx_t sw_method_index(const char *method)
+{
+    if (method)
+        for (int i = 0; i < SW_M_OTHER; i++)
+            if (strcmp(method, method_names[i]) == 0)
+                return (sw_method_idx_t)i;
+    return SW_M_OTHER;
+}
+
+const char *sw_method_name(sw_method_idx_t idx)
+{
+    return idx < SW_M_COUNT ? method_names[idx] : "other";
+}
+
+const char *sw_drop_reason_name(sw_drop_reason_t r)
+{
+    return r < SW_DROP_COUNT ? drop_names[r] : "other";
+}
+
+/* ---- module metrics ------------------------------------------------------ */
+
+struct sw_stat {
+    char *module;
+    char *name;
+    char *help;
+    sw_stat_kind_t kind;
+    _Atomic int64_t value;
+    struct sw_stat *next;
+};
+
+/* Registration is rare (module init); the list is only appended to, under the
+ * lock, and rendered under the same lock from the HTTP thread. */
+static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sw_stat *stats_head, **stats_tail = &stats_head;
+
+sw_stat_t *sw_stat_register(const char *module, const char *name, const char *help, sw_stat_kind_t kind)
+{
+    struct sw_stat *st = calloc(1, sizeof *st);
+    if (!st)
+        abort();
+    st->module = strdup(module ? module : "core");
+    st->name = strdup(name ? name : "unnamed");
+    st->help = strdup(help ? help : "");
+    st->kind = kind == SW_STAT_GAUGE ? SW_STAT_GAUGE : SW_STAT_COUNTER;
+    /* Prometheus names allow [a-zA-Z0-9_:]; anything else becomes '_'. */
+    for (char *p = st->name; *p; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
+            *p = '_';
+    pthread_mutex_lock(&stats_lock);
+    *stats_tail = st;
+    stats_tail = &st->next;
+    pthread_mutex_unlock(&stats_lock);
+    return st;
+}
+
+void sw_stat_add(sw_stat_t *st, int64_t delta)
+{
+    if (st)
+        atomic_fetch_add_explicit(&st->value, delta, memory_order_relaxed);
+}
+
+void sw_stat_set(sw_stat_t *st, int64_t value)
+{
+    if (st)
+        atomic_store_explicit(&st->value, value, memory_order_relaxed);
+}
+
+/* ---- rendering ----------------------------------------------------------- */
+
+typedef struct {
+    char *buf;
+    size_t len, cap;
+} outbuf_t;
+
+static void out_printf(outbuf_t *o, const char *fmt, ...) SW_PRINTF(2, 3);
+static void out_printf(outbuf_t *o, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < o->cap - o->len) {
+            o->len += (size_t)n;
+            return;
+        }
+        o->cap = o->cap * 2 + (size_t)n + 1;
+        o->buf = realloc(o->buf, o->cap);
+        if (!o->buf)
+            abort();
+    }
+}
+
+static uint64_t load(_Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+static void render_counter(outbuf_t *o, const char *name, const char *help, uint64_t v)
+{
+    out_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+               (unsigned long long)v);
+}
+
+static void render_by_method(outbuf_t *o, const char *name, const char *help, _Atomic uint64_t *arr)
+{
+    out_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int i = 0; i < SW_M_COUNT; i++)
+        out_printf(o, "%s{method=\"%s\"} %llu\n", name, method_names[i], (unsigned long long)load(&arr[i]));
+}
+
+static void render_by_code(outbuf_t *o, const char *name, const char *help, _Atomic uint64_t *arr)
+{
+    out_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int code = 100; code < 700; code++) {
+        uint64_t v = load(&arr[code]);
+        if (v)
+            out_printf(o, "%s{code=\"%d\"} %llu\n", name, code, (unsigned long long)v);
+    }
+}
+
+char *sw_metrics_render(void)
+{
+    outbuf_t o = {.buf = malloc(8192), .len = 0, .cap = 8192};
+    if (!o.buf)
+        abort();
+    o.buf[0] = '\0';
+    render_by_method(&o, "sipswitch_sip_requests_received_total", "SIP requests received, by method", sw_metrics.requests_in);
+    render_by_method(&o, "sipswitch_sip_requests_sent_total", "SIP requests sent, by method", sw_metrics.requests_out);
+    render_by_code(&o, "sipswitch_sip_responses_received_total", "SIP responses received, by status code", sw_metrics.responses_in);
+    render_by_code(&o, "sipswitch_sip_responses_sent_total", "SIP responses sent, by status code", sw_metrics.responses_out);
+    render_counter(&o, "sipswitch_sip_parse_errors_total", "SIP messages that failed framing or parsing", load(&sw_metrics.parse_errors));
+    out_printf(&o, "# HELP sipswitch_sip_dropped_total SIP messages dropped without an answer, by reason\n"
+                   "# TYPE sipswitch_sip_dropped_total counter\n");
+    for (int i = 0; i < SW_DROP_COUNT; i++)
+        out_printf(&o, "sipswitch_sip_dropped_total{reason=\"%s\"} %llu\n", drop_names[i],
+                   (unsigned long long)load(&sw_metrics.drops[i]));
+    render_counter(&o, "sipswitch_sip_bytes_received_total", "SIP bytes received", load(&sw_metrics.bytes_in));
+    render_counter(&o, "sipswitch_sip_bytes_sent_total", "SIP bytes sent", load(&sw_metrics.bytes_out));
+    out_printf(&o, "# HELP sipswitch_tcp_connections Open SIP TCP connections\n# TYPE sipswitch_tcp_connections gauge\n"
+                   "sipswitch_tcp_connections %lld\n", (long long)atomic_load(&sw_metrics.tcp_connections));
+    render_counter(&o, "sipswitch_lua_calls_total", "Calls into the route script", load(&sw_metrics.lua_calls));
+    render_counter(&o, "sipswitch_lua_errors_total", "Route script runtime errors (including budget and memory)", load(&sw_metrics.lua_errors));
+    render_counter(&o, "sipswitch_lua_budget_exceeded_total", "Script calls stopped by the instruction budget", load(&sw_metrics.lua_budget_exceeded));
+    render_counter(&o, "sipswitch_lua_time_microseconds_total", "Time spent in the route script", load(&sw_metrics.lua_time_us));
+    render_counter(&o, "sipswitch_script_loads_refused_total", "Script (re)loads refused (compile or top-level error)", load(&sw_metrics.script_loads_refused));
+    render_counter(&o, "sipswitch_reloads_total", "Successful reloads (SIGHUP or API)", load(&sw_metrics.reloads_ok));
+    render_counter(&o, "sipswitch_reloads_failed_total", "Reloads refused (bad cfg or script)", load(&sw_metrics.reloads_failed));
+
+    pthread_mutex_lock(&stats_lock);
+    for (struct sw_stat *st = stats_head; st; st = st->next) {
+        const char *type = st->kind == SW_STAT_GAUGE ? "gauge" : "counter";
+        out_printf(&o, "# HELP sipswitch_%s_%s %s\n# TYPE sipswitch_%s_%s %s\nsipswitch_%s_%s %lld\n",
+                   st->module, st->name, st->help, st->module, st->name, type, st->module, st->name,
+                   (long long)atomic_load_explicit(&st->value, memory_order_relaxed));
+    }
+    pthread_mutex_unlock(&stats_lock);
+    return o.buf;
+}

@@ -1,0 +1,48 @@
+/* Small helpers shared by the unit tests (header-only: each test is one
+ * program built from one .c file). */
+#ifndef SW_TEST_UTIL_H
+#define SW_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* Reads a whole file as bytes: returns a malloc'd buffer with a NUL added
+ * after the last byte (not counted in *len), or NULL if it cannot be read. */
+static inline char *sw_test_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap);
+    while (buf != NULL) {
+        if (n + 1 >= cap) {
+            char *bigger = realloc(buf, cap * 2);
+            if (bigger == NULL) {
+                free(buf);
+                buf = NULL;
+                break;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        size_t got = fread(buf + n, 1, cap - n - 1, f);
+        n += got;
+        if (got == 0) {
+            if (ferror(f)) {
+                free(buf);
+                buf = NULL;
+            }
+            break;
+        }
+    }
+    fclose(f);
+    if (buf == NULL)
+        return NULL;
+    buf[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return buf;
+}
+
+#endif
