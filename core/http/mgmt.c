@@ -10,7 +10,6 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,51 +20,10 @@
 #include "loop_jobs.h"
 #include "module/loader.h"
 #include "stats/metrics.h"
+#include "strbuf.h"
 #include "sipswitch/version.h"
 
 static struct MHD_Daemon *httpd;
-
-/* ---- a growable string ---------------------------------------------------- */
-
-typedef struct {
-    char *s;
-    size_t len, cap;
-} strbuf_t;
-
-static void sb_printf(strbuf_t *b, const char *fmt, ...) SW_PRINTF(2, 3);
-static void sb_printf(strbuf_t *b, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if (b->s && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap = b->cap * 2 + (size_t)n + 256;
-        b->s = realloc(b->s, b->cap);
-        if (!b->s)
-            abort();
-    }
-}
-
-static void sb_json_str(strbuf_t *b, const char *s)
-{
-    sb_printf(b, "\"");
-    for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
-        if (*p == '"' || *p == '\\')
-            sb_printf(b, "\\%c", *p);
-        else if (*p < 0x20)
-            sb_printf(b, "\\u%04x", *p);
-        else
-            sb_printf(b, "%c", *p);
-    }
-    sb_printf(b, "\"");
-}
 
 static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const char *type, char *body)
 {
@@ -78,18 +36,18 @@ static enum MHD_Result respond(struct MHD_Connection *c, unsigned code, const ch
     return ret;
 }
 
-static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned code, strbuf_t *b)
+static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned code, sw_strbuf_t *b)
 {
-    sb_printf(b, "\n");
-    return respond(c, code, "application/json", b->s);
+    sw_strbuf_printf(b, "\n");
+    return respond(c, code, "application/json", sw_strbuf_take(b));
 }
 
 static enum MHD_Result respond_error(struct MHD_Connection *c, unsigned code, const char *msg)
 {
-    strbuf_t b = {0};
-    sb_printf(&b, "{\"error\":");
-    sb_json_str(&b, msg);
-    sb_printf(&b, "}");
+    sw_strbuf_t b = {0};
+    sw_strbuf_printf(&b, "{\"error\":");
+    sw_strbuf_json(&b, msg);
+    sw_strbuf_printf(&b, "}");
     return respond_json(c, code, &b);
 }
 
@@ -103,8 +61,8 @@ static void ping_loop(void *arg)
 static enum MHD_Result handle_health(struct MHD_Connection *c)
 {
     bool alive = sw_loop_run_sync(ping_loop, NULL, NULL, 1000) == 0;
-    strbuf_t b = {0};
-    sb_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%llu}", alive ? "ok" : "stalled",
+    sw_strbuf_t b = {0};
+    sw_strbuf_printf(&b, "{\"status\":\"%s\",\"version\":\"%s\",\"uptime_seconds\":%llu}", alive ? "ok" : "stalled",
               SIPSWITCH_VERSION, (unsigned long long)sw_daemon_uptime_seconds());
     return respond_json(c, alive ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, &b);
 }
@@ -112,24 +70,24 @@ static enum MHD_Result handle_health(struct MHD_Connection *c)
 static enum MHD_Result handle_metrics(struct MHD_Connection *c)
 {
     char *core = sw_metrics_render();
-    strbuf_t b = {0};
-    sb_printf(&b, "%s", core);
+    sw_strbuf_t b = {0};
+    sw_strbuf_printf(&b, "%s", core);
     free(core);
-    sb_printf(&b, "# HELP sipswitch_uptime_seconds Seconds since start\n# TYPE sipswitch_uptime_seconds gauge\n"
+    sw_strbuf_printf(&b, "# HELP sipswitch_uptime_seconds Seconds since start\n# TYPE sipswitch_uptime_seconds gauge\n"
                   "sipswitch_uptime_seconds %llu\n",
               (unsigned long long)sw_daemon_uptime_seconds());
-    sb_printf(&b, "# HELP sipswitch_build_info Version of this sipswitch\n# TYPE sipswitch_build_info gauge\n"
+    sw_strbuf_printf(&b, "# HELP sipswitch_build_info Version of this sipswitch\n# TYPE sipswitch_build_info gauge\n"
                   "sipswitch_build_info{version=\"%s\",abi=\"%d.%d\"} 1\n",
               SIPSWITCH_VERSION, SW_ABI_MAJOR, SW_ABI_MINOR);
     const sw_modules_t *ms = sw_daemon_modules();
-    sb_printf(&b, "# HELP sipswitch_modules_loaded Modules loaded\n# TYPE sipswitch_modules_loaded gauge\n"
+    sw_strbuf_printf(&b, "# HELP sipswitch_modules_loaded Modules loaded\n# TYPE sipswitch_modules_loaded gauge\n"
                   "sipswitch_modules_loaded %zu\n",
               ms ? ms->count : 0);
-    sb_printf(&b, "# HELP sipswitch_module_info A loaded module\n# TYPE sipswitch_module_info gauge\n");
+    sw_strbuf_printf(&b, "# HELP sipswitch_module_info A loaded module\n# TYPE sipswitch_module_info gauge\n");
     for (size_t i = 0; ms && i < ms->count; i++)
-        sb_printf(&b, "sipswitch_module_info{module=\"%s\",version=\"%s\"} 1\n", ms->mods[i]->name,
+        sw_strbuf_printf(&b, "sipswitch_module_info{module=\"%s\",version=\"%s\"} 1\n", ms->mods[i]->name,
                   ms->mods[i]->desc.version ? ms->mods[i]->desc.version : "");
-    return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", b.s);
+    return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", sw_strbuf_take(&b));
 }
 
 static enum MHD_Result handle_modules(struct MHD_Connection *c)
@@ -138,40 +96,40 @@ static enum MHD_Result handle_modules(struct MHD_Connection *c)
         "on_request", "on_register", "on_call_new", "on_route", "on_leg_request",
         "on_leg_response", "on_sdp", "on_answer", "on_call_end", "on_rtp"};
     const sw_modules_t *ms = sw_daemon_modules();
-    strbuf_t b = {0};
-    sb_printf(&b, "{\"abi\":\"%d.%d\",\"modules\":[", SW_ABI_MAJOR, SW_ABI_MINOR);
+    sw_strbuf_t b = {0};
+    sw_strbuf_printf(&b, "{\"abi\":\"%d.%d\",\"modules\":[", SW_ABI_MAJOR, SW_ABI_MINOR);
     for (size_t i = 0; ms && i < ms->count; i++) {
         const sw_module_t *m = ms->mods[i];
-        sb_printf(&b, "%s{\"name\":", i ? "," : "");
-        sb_json_str(&b, m->name);
-        sb_printf(&b, ",\"version\":");
-        sb_json_str(&b, m->desc.version);
-        sb_printf(&b, ",\"license\":");
-        sb_json_str(&b, m->desc.license);
-        sb_printf(&b, ",\"description\":");
-        sb_json_str(&b, m->desc.description);
-        sb_printf(&b, ",\"path\":");
-        sb_json_str(&b, m->path);
-        sb_printf(&b, ",\"abi\":\"%u.%u\",\"hooks\":[", m->desc.abi_major, m->desc.abi_minor);
+        sw_strbuf_printf(&b, "%s{\"name\":", i ? "," : "");
+        sw_strbuf_json(&b, m->name);
+        sw_strbuf_printf(&b, ",\"version\":");
+        sw_strbuf_json(&b, m->desc.version);
+        sw_strbuf_printf(&b, ",\"license\":");
+        sw_strbuf_json(&b, m->desc.license);
+        sw_strbuf_printf(&b, ",\"description\":");
+        sw_strbuf_json(&b, m->desc.description);
+        sw_strbuf_printf(&b, ",\"path\":");
+        sw_strbuf_json(&b, m->path);
+        sw_strbuf_printf(&b, ",\"abi\":\"%u.%u\",\"hooks\":[", m->desc.abi_major, m->desc.abi_minor);
         bool first = true;
         for (int h = 0; h < SW_HOOK_COUNT; h++)
             for (size_t k = 0; k < ms->n_by_hook[h]; k++)
                 if (ms->by_hook[h][k] == m) {
-                    sb_printf(&b, "%s\"%s\"", first ? "" : ",", hook_names[h]);
+                    sw_strbuf_printf(&b, "%s\"%s\"", first ? "" : ",", hook_names[h]);
                     first = false;
                 }
-        sb_printf(&b, "],\"lua_functions\":[");
+        sw_strbuf_printf(&b, "],\"lua_functions\":[");
         first = true;
         for (const sw_lua_func_t *f = m->desc.lua_funcs; f && f->size; f = (const void *)((const char *)f + f->size)) {
-            sb_printf(&b, "%s", first ? "" : ",");
+            sw_strbuf_printf(&b, "%s", first ? "" : ",");
             char full[160];
             snprintf(full, sizeof full, "sw.%s.%s", m->name, f->name ? f->name : "?");
-            sb_json_str(&b, full);
+            sw_strbuf_json(&b, full);
             first = false;
         }
-        sb_printf(&b, "]}");
+        sw_strbuf_printf(&b, "]}");
     }
-    sb_printf(&b, "]}");
+    sw_strbuf_printf(&b, "]}");
     return respond_json(c, MHD_HTTP_OK, &b);
 }
 
@@ -207,13 +165,13 @@ static enum MHD_Result handle_reload(struct MHD_Connection *c)
          * this rare path beats freeing memory the loop may still write) */
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "signaling loop busy: reload not confirmed");
     }
-    strbuf_t b = {0};
-    sb_printf(&b, "{\"ok\":%s,\"errors\":[", snapshot->rc == 0 ? "true" : "false");
+    sw_strbuf_t b = {0};
+    sw_strbuf_printf(&b, "{\"ok\":%s,\"errors\":[", snapshot->rc == 0 ? "true" : "false");
     for (size_t i = 0; i < snapshot->errs.count; i++) {
-        sb_printf(&b, "%s", i ? "," : "");
-        sb_json_str(&b, snapshot->errs.items[i]);
+        sw_strbuf_printf(&b, "%s", i ? "," : "");
+        sw_strbuf_json(&b, snapshot->errs.items[i]);
     }
-    sb_printf(&b, "]}");
+    sw_strbuf_printf(&b, "]}");
     unsigned code = snapshot->rc == 0 ? MHD_HTTP_OK : 422;
     free_reload(snapshot);
     return respond_json(c, code, &b);

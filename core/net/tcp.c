@@ -41,17 +41,6 @@ static size_t n_listeners;
 static struct sw_conn *conns;
 static size_t n_conns;
 
-static void set_tos_fd(uv_handle_t *h, int family, int tos)
-{
-    uv_os_fd_t fd;
-    if (uv_fileno(h, &fd))
-        return;
-    if (family == AF_INET6)
-        (void)setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos);
-    else
-        (void)setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
-}
-
 static void conn_freed(uv_handle_t *h)
 {
     struct sw_conn *c = h->data;
@@ -233,7 +222,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&peer, &plen) == 0)
         sw_fill_origin_addr(&c->origin, (struct sockaddr *)&peer);
     uv_tcp_nodelay(&c->handle, 1);
-    set_tos_fd((uv_handle_t *)&c->handle, l->family, lim.tos);
+    sw_socket_set_tos((uv_handle_t *)&c->handle, l->family, lim.tos);
     uv_timer_init(sw_loop(), &c->idle);
     c->idle.data = c;
     c->next = conns;
@@ -253,13 +242,9 @@ int sw_tcp_listen(const sw_listen_spec_t *spec, uint64_t id, char *err, size_t e
         return -1;
     }
     struct sockaddr_storage ss;
-    int r = uv_ip4_addr(spec->host, spec->port, (struct sockaddr_in *)&ss);
-    if (r)
-        r = uv_ip6_addr(spec->host, spec->port, (struct sockaddr_in6 *)&ss);
-    if (r) {
-        snprintf(err, errlen, "'%s' is not an IP address", spec->host);
+    if (sw_listen_sockaddr(spec, &ss, err, errlen))
         return -1;
-    }
+    int r;
     tcp_listener_t *l = &listeners[n_listeners];
     memset(l, 0, sizeof *l);
     l->id = id;
@@ -275,7 +260,7 @@ int sw_tcp_listen(const sw_listen_spec_t *spec, uint64_t id, char *err, size_t e
     }
     sw_transport_limits_t lim;
     sw_transport_limits(&lim);
-    set_tos_fd((uv_handle_t *)&l->handle, l->family, lim.tos);
+    sw_socket_set_tos((uv_handle_t *)&l->handle, l->family, lim.tos);
     return 0;
 }
 
@@ -283,9 +268,9 @@ void sw_tcp_apply_tos(int tos)
 {
     for (size_t i = 0; i < n_listeners; i++)
         if (listeners[i].open)
-            set_tos_fd((uv_handle_t *)&listeners[i].handle, listeners[i].family, tos);
+            sw_socket_set_tos((uv_handle_t *)&listeners[i].handle, listeners[i].family, tos);
     for (struct sw_conn *c = conns; c; c = c->next)
-        set_tos_fd((uv_handle_t *)&c->handle, c->listener->family, tos);
+        sw_socket_set_tos((uv_handle_t *)&c->handle, c->listener->family, tos);
 }
 
 typedef struct write_req {

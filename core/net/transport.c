@@ -91,3 +91,24 @@ void sw_fill_origin_addr(sw_msg_origin_t *o, const struct sockaddr *sa)
         snprintf(o->src_text, sizeof o->src_text, "%s:%u", o->src_ip, o->src_port);
     }
 }
+
+int sw_listen_sockaddr(const sw_listen_spec_t *spec, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+    memset(ss, 0, sizeof *ss);
+    if (uv_ip4_addr(spec->host, spec->port, (struct sockaddr_in *)ss) == 0 ||
+        uv_ip6_addr(spec->host, spec->port, (struct sockaddr_in6 *)ss) == 0)
+        return 0;
+    snprintf(err, errlen, "'%s' is not an IP address", spec->host);
+    return -1;
+}
+
+void sw_socket_set_tos(uv_handle_t *h, int family, int tos)
+{
+    uv_os_fd_t fd;
+    if (uv_fileno(h, &fd))
+        return;
+    int rc = family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos)
+                                : setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
+    if (rc)
+        sw_warn("cannot set the ToS byte 0x%02x on a SIP socket", (unsigned)tos);
+}

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <sys/socket.h>
+#include <uv.h>
 
 #include "cfg/config.h"
 #include "cfg/core_params.h"
@@ -41,5 +42,9 @@ void sw_tcp_apply_tos(int tos);
 void sw_udp_stop(void);
 void sw_tcp_stop(void);
 void sw_fill_origin_addr(sw_msg_origin_t *o, const struct sockaddr *sa);
+/* The socket address of a listen spec (IPv4 or IPv6 literal only). */
+int sw_listen_sockaddr(const sw_listen_spec_t *spec, struct sockaddr_storage *ss, char *err, size_t errlen);
+/* Sets the IP ToS (IPv4) or traffic class (IPv6) of a libuv socket handle. */
+void sw_socket_set_tos(uv_handle_t *h, int family, int tos);
 
 #endif

@@ -65,15 +65,7 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
 
 static void set_tos(udp_sock_t *s, int tos)
 {
-    uv_os_fd_t fd;
-    if (uv_fileno((uv_handle_t *)&s->handle, &fd))
-        return;
-    if (s->family == AF_INET6) {
-        if (setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos))
-            sw_warn("udp: cannot set IPV6_TCLASS %d", tos);
-    } else if (setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos)) {
-        sw_warn("udp: cannot set IP_TOS %d", tos);
-    }
+    sw_socket_set_tos((uv_handle_t *)&s->handle, s->family, tos);
 }
 
 int sw_udp_listen(const sw_listen_spec_t *spec, uint64_t id, char *err, size_t errlen)
@@ -83,13 +75,9 @@ int sw_udp_listen(const sw_listen_spec_t *spec, uint64_t id, char *err, size_t e
         return -1;
     }
     struct sockaddr_storage ss;
-    int r = uv_ip4_addr(spec->host, spec->port, (struct sockaddr_in *)&ss);
-    if (r)
-        r = uv_ip6_addr(spec->host, spec->port, (struct sockaddr_in6 *)&ss);
-    if (r) {
-        snprintf(err, errlen, "'%s' is not an IP address", spec->host);
+    if (sw_listen_sockaddr(spec, &ss, err, errlen))
         return -1;
-    }
+    int r;
     udp_sock_t *s = &socks[n_socks];
     memset(s, 0, sizeof *s);
     s->id = id;

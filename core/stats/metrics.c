@@ -4,9 +4,9 @@
 #include "config.h"
 
 #include "stats/metrics.h"
+#include "strbuf.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,79 +91,50 @@ void sw_stat_set(sw_stat_t *st, int64_t value)
 
 /* ---- rendering ----------------------------------------------------------- */
 
-typedef struct {
-    char *buf;
-    size_t len, cap;
-} outbuf_t;
-
-static void out_printf(outbuf_t *o, const char *fmt, ...) SW_PRINTF(2, 3);
-static void out_printf(outbuf_t *o, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return;
-        if ((size_t)n < o->cap - o->len) {
-            o->len += (size_t)n;
-            return;
-        }
-        o->cap = o->cap * 2 + (size_t)n + 1;
-        o->buf = realloc(o->buf, o->cap);
-        if (!o->buf)
-            abort();
-    }
-}
-
 static uint64_t load(_Atomic uint64_t *c)
 {
     return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-static void render_counter(outbuf_t *o, const char *name, const char *help, uint64_t v)
+static void render_counter(sw_strbuf_t *o, const char *name, const char *help, uint64_t v)
 {
-    out_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
+    sw_strbuf_printf(o, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n", name, help, name, name,
                (unsigned long long)v);
 }
 
-static void render_by_method(outbuf_t *o, const char *name, const char *help, _Atomic uint64_t *arr)
+static void render_by_method(sw_strbuf_t *o, const char *name, const char *help, _Atomic uint64_t *arr)
 {
-    out_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    sw_strbuf_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
     for (int i = 0; i < SW_M_COUNT; i++)
-        out_printf(o, "%s{method=\"%s\"} %llu\n", name, method_names[i], (unsigned long long)load(&arr[i]));
+        sw_strbuf_printf(o, "%s{method=\"%s\"} %llu\n", name, method_names[i], (unsigned long long)load(&arr[i]));
 }
 
-static void render_by_code(outbuf_t *o, const char *name, const char *help, _Atomic uint64_t *arr)
+static void render_by_code(sw_strbuf_t *o, const char *name, const char *help, _Atomic uint64_t *arr)
 {
-    out_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    sw_strbuf_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
     for (int code = 100; code < 700; code++) {
         uint64_t v = load(&arr[code]);
         if (v)
-            out_printf(o, "%s{code=\"%d\"} %llu\n", name, code, (unsigned long long)v);
+            sw_strbuf_printf(o, "%s{code=\"%d\"} %llu\n", name, code, (unsigned long long)v);
     }
 }
 
 char *sw_metrics_render(void)
 {
-    outbuf_t o = {.buf = malloc(8192), .len = 0, .cap = 8192};
-    if (!o.buf)
-        abort();
-    o.buf[0] = '\0';
+    sw_strbuf_t o = {0};
     render_by_method(&o, "sipswitch_sip_requests_received_total", "SIP requests received, by method", sw_metrics.requests_in);
     render_by_method(&o, "sipswitch_sip_requests_sent_total", "SIP requests sent, by method", sw_metrics.requests_out);
     render_by_code(&o, "sipswitch_sip_responses_received_total", "SIP responses received, by status code", sw_metrics.responses_in);
     render_by_code(&o, "sipswitch_sip_responses_sent_total", "SIP responses sent, by status code", sw_metrics.responses_out);
     render_counter(&o, "sipswitch_sip_parse_errors_total", "SIP messages that failed framing or parsing", load(&sw_metrics.parse_errors));
-    out_printf(&o, "# HELP sipswitch_sip_dropped_total SIP messages dropped without an answer, by reason\n"
+    sw_strbuf_printf(&o, "# HELP sipswitch_sip_dropped_total SIP messages dropped without an answer, by reason\n"
                    "# TYPE sipswitch_sip_dropped_total counter\n");
     for (int i = 0; i < SW_DROP_COUNT; i++)
-        out_printf(&o, "sipswitch_sip_dropped_total{reason=\"%s\"} %llu\n", drop_names[i],
+        sw_strbuf_printf(&o, "sipswitch_sip_dropped_total{reason=\"%s\"} %llu\n", drop_names[i],
                    (unsigned long long)load(&sw_metrics.drops[i]));
     render_counter(&o, "sipswitch_sip_bytes_received_total", "SIP bytes received", load(&sw_metrics.bytes_in));
     render_counter(&o, "sipswitch_sip_bytes_sent_total", "SIP bytes sent", load(&sw_metrics.bytes_out));
-    out_printf(&o, "# HELP sipswitch_tcp_connections Open SIP TCP connections\n# TYPE sipswitch_tcp_connections gauge\n"
+    sw_strbuf_printf(&o, "# HELP sipswitch_tcp_connections Open SIP TCP connections\n# TYPE sipswitch_tcp_connections gauge\n"
                    "sipswitch_tcp_connections %lld\n", (long long)atomic_load(&sw_metrics.tcp_connections));
     render_counter(&o, "sipswitch_lua_calls_total", "Calls into the route script", load(&sw_metrics.lua_calls));
     render_counter(&o, "sipswitch_lua_errors_total", "Route script runtime errors (including budget and memory)", load(&sw_metrics.lua_errors));
@@ -176,10 +147,10 @@ char *sw_metrics_render(void)
     pthread_mutex_lock(&stats_lock);
     for (struct sw_stat *st = stats_head; st; st = st->next) {
         const char *type = st->kind == SW_STAT_GAUGE ? "gauge" : "counter";
-        out_printf(&o, "# HELP sipswitch_%s_%s %s\n# TYPE sipswitch_%s_%s %s\nsipswitch_%s_%s %lld\n",
+        sw_strbuf_printf(&o, "# HELP sipswitch_%s_%s %s\n# TYPE sipswitch_%s_%s %s\nsipswitch_%s_%s %lld\n",
                    st->module, st->name, st->help, st->module, st->name, type, st->module, st->name,
                    (long long)atomic_load_explicit(&st->value, memory_order_relaxed));
     }
     pthread_mutex_unlock(&stats_lock);
-    return o.buf;
+    return sw_strbuf_take(&o);
 }

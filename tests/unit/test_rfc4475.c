@@ -17,7 +17,7 @@
 #include "sip/sip.h"
 #include "test_util.h"
 
-#define RFC4475_DIR SW_TEST_SRCDIR "/../shared/testdata/rfc4475/"
+#define RFC4475_DIR SW_TESTDATA_DIR "/rfc4475/"
 #define MAX_DATAGRAM 65535
 
 /* Outcomes besides a response code: */
