@@ -129,6 +129,29 @@ static void test_init_failure_names_module(void **state)
     sw_errors_clear(&errs);
 }
 
+/* A module built against the frozen 1.0 header loads, and every API entry it
+ * calls through the 1.0 layout answers as documented (see probe_frozen.c). */
+static void test_frozen_abi_1_0_module(void **state)
+{
+    (void)state;
+    char *names[] = {"probe_frozen"};
+    sw_modules_t ms;
+    sw_errors_t errs = {0};
+    assert_int_equal(sw_modules_open(&ms, names, 1, ABI_DIR, NULL, "t.cfg", 1, &errs), 0);
+    sw_api_set_modules(&ms);
+    sw_cfg_t *cfg = sw_cfg_read_string("t.cfg", "", &errs);
+    sw_modules_declare_params(&ms, cfg, &errs);
+    sw_cfg_resolve_all(cfg, &errs);
+    int rc = sw_modules_init(&ms, cfg, &errs);
+    for (size_t i = 0; i < errs.count; i++)
+        print_message("  %s\n", errs.items[i]);
+    assert_int_equal(rc, 0);
+    sw_api_set_modules(NULL);
+    sw_modules_shutdown(&ms);
+    sw_cfg_free(cfg);
+    sw_errors_clear(&errs);
+}
+
 static void test_api_table(void **state)
 {
     (void)state;
@@ -153,6 +176,7 @@ int main(void)
         cmocka_unit_test(test_missing_requirement),
         cmocka_unit_test(test_unknown_module),
         cmocka_unit_test(test_init_failure_names_module),
+        cmocka_unit_test(test_frozen_abi_1_0_module),
         cmocka_unit_test(test_api_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
