@@ -18,6 +18,9 @@ bad_cfg() { local name=$1; shift; printf '%s\n' "$@" >"$WORK/$name.cfg"; }
 out=$("$SW_BIN" --check -c "$top_srcdir/cfg/sipswitch.cfg" 2>&1); rc=$?
 check "shipped cfg/sipswitch.cfg passes --check ($out)" [ $rc -eq 0 ]
 
+out=$("$SW_BIN" --check -c "$top_srcdir/cfg/examples/carrier.cfg" 2>&1); rc=$?
+check "cfg/examples/carrier.cfg passes --check ($out)" [ $rc -eq 0 ]
+
 cp "$top_srcdir/scripts/route.lua" "$WORK/route.lua"
 bad_cfg unknown_key "[core]" "script = route.lua" "listen = udp:127.0.0.1:5999" "colour = blue"
 check_bad unknown_key "unknown_key.cfg:4: unknown key 'colour' in \[core\]"
