@@ -41,7 +41,7 @@ listen=udp:127.0.0.1:$port_kam
 mpath="$mpath"
 loadmodule "sl.so"
 request_route {
-    if (is_method("OPTIONS")) { sl_send_reply("200", "OK"); exit; }
+    if (method == "OPTIONS") { sl_send_reply("200", "OK"); exit; }
     sl_send_reply("404", "Not Found");
 }
 CFG
@@ -56,10 +56,10 @@ cpu_ticks() { # total utime+stime of a process tree's pids
 }
 
 run_sipp() { # PORT: prints failed call count
-    (cd "$work" && sipp -sf "$top/tests/integration/scenarios/options_uac.xml" -i 127.0.0.1 -p 0 \
+    (cd "$work" && sipp -sf "$top/bench/options_plain.xml" -i 127.0.0.1 -p 0 \
         -m "$messages" -r "$rate" -l 2000 -timeout 120s -nostdin -trace_stat -stf stat.csv \
         "127.0.0.1:$1" >/dev/null 2>&1) || true
-    tail -n1 "$work/stat.csv" | awk -F';' '{print $16}' # FailedCall(C)
+    tail -n1 "$work/stat.csv" | awk -F";" "{print \$18}" # FailedCall(C)
 }
 
 hz=$(getconf CLK_TCK)
@@ -70,7 +70,8 @@ for r in $(seq 1 "$rounds"); do
     "$kam" -f "$work/kamailio.cfg" -P "$work/kam.pid" -w "$work" -DD -E >"$work/kam.log" 2>&1 &
     kamroot=$!
     sleep 1.5
-    kampids=$(pgrep -P "$kamroot" | tr '\n' ' ')
+    kampids=$(pgrep -P "$kamroot" | tr "\n" " " || true)
+    kill -0 "$kamroot" 2>/dev/null || { echo "kamailio did not start:"; cat "$work/kam.log"; exit 1; }
     a=$(cpu_ticks $swpid); fails_sw=$(run_sipp $port_sw); b=$(cpu_ticks $swpid)
     c=$(cpu_ticks $kamroot $kampids); fails_kam=$(run_sipp $port_kam); d=$(cpu_ticks $kamroot $kampids)
     kill $swpid $kamroot 2>/dev/null; wait $swpid $kamroot 2>/dev/null || true
