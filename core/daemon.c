@@ -126,6 +126,13 @@ int sw_daemon_check(const sw_daemon_options_t *o)
             sw_errors_add(&errs, NULL, 0, "%s", err);
         sw_lua_engine_free(e);
     }
+    if (cfg && !inited && core.script) {
+        /* cfg or module errors: the script's top level cannot run without
+         * its modules, but its syntax can still be checked */
+        char err[2048];
+        if (sw_lua_engine_compile_only(core.script, err, sizeof err))
+            sw_errors_add(&errs, NULL, 0, "%s", err);
+    }
     print_errors(&errs);
     int status = errs.count ? 1 : 0;
     if (!status)

@@ -795,6 +795,24 @@ int sw_lua_engine_check(const sw_lua_engine_t *e, const char *path,
     return 0;
 }
 
+int sw_lua_engine_compile_only(const char *path, char *err, size_t errlen)
+{
+    /* a plain state: nothing of the script runs, so no limits are needed */
+    lua_State *L = luaL_newstate();
+    if (!L) {
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -1;
+    }
+    int rc = 0;
+    if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        snprintf(err, errlen, "%s", msg ? msg : "cannot load");
+        rc = -1;
+    }
+    lua_close(L);
+    return rc;
+}
+
 /* ------------------------------------------------------------------------- */
 /* Calling the script                                                        */
 /* ------------------------------------------------------------------------- */

@@ -95,6 +95,10 @@ struct lua_State *sw_lua_engine_state(const sw_lua_engine_t *e);
 /* Bytes the current state has allocated (0 when none is loaded). */
 size_t sw_lua_engine_memory_used(const sw_lua_engine_t *e);
 
+/* Compiles `path` without running anything: syntax errors as "file:line: ..."
+ * (for --check when the cfg already has errors and modules cannot be set up). */
+int sw_lua_engine_compile_only(const char *path, char *err, size_t errlen);
+
 bool sw_lua_engine_loaded(const sw_lua_engine_t *e);
 const char *sw_lua_engine_path(const sw_lua_engine_t *e);
 bool sw_lua_engine_has_function(const sw_lua_engine_t *e, const char *name);

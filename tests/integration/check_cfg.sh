@@ -71,6 +71,11 @@ printf 'function on_invite(call)\n  return {\nend\n' >"$WORK/broken.lua"
 bad_cfg bad_script "[core]" "script = broken.lua"
 check_bad bad_script "broken.lua:3: .*expected"
 
+bad_cfg bad_script_and_cfg "[core]" "script = broken.lua" "colour = blue"
+out=$("$SW_BIN" --check -c "$WORK/bad_script_and_cfg.cfg" 2>&1)
+check "cfg and script errors are both reported" \
+    bash -c "grep -q 'bad_script_and_cfg.cfg:3: unknown key' <<<\"\$1\" && grep -q 'broken.lua:3:' <<<\"\$1\"" _ "$out"
+
 printf 'error("refusing to load")\n' >"$WORK/throws.lua"
 bad_cfg throwing_script "[core]" "script = throws.lua"
 check_bad throwing_script "throws.lua:1: refusing to load"
