@@ -23,6 +23,7 @@
 #include "module/loader.h"
 #include "net/transport.h"
 #include "sip/frontdoor.h"
+#include "sip/transaction.h"
 #include "stats/metrics.h"
 #include "sipswitch/version.h"
 
@@ -225,6 +226,17 @@ int sw_daemon_dump_params(const sw_daemon_options_t *o, bool markdown)
     return 0;
 }
 
+/* The transaction layer's timers and response routing from [core]. */
+static void configure_transactions(const sw_core_settings_t *core)
+{
+    sw_tx_settings_t ts;
+    sw_tx_default_settings(&ts);
+    ts.n_resend = core->n_resend < SW_MAX_RESEND ? core->n_resend : SW_MAX_RESEND;
+    memcpy(ts.resend_ms, core->resend_ms, ts.n_resend * sizeof ts.resend_ms[0]);
+    ts.force_rport = core->force_rport;
+    sw_tx_configure(&ts);
+}
+
 /* ---- reload ----------------------------------------------------------------- */
 
 static bool same_str(const char *a, const char *b)
@@ -281,6 +293,7 @@ int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
     sw_transport_apply(&core);
     sw_frontdoor_settings_t fs = {.max_message_size = core.max_message_size, .force_rport = core.force_rport};
     sw_frontdoor_configure(&fs, &d.modules);
+    configure_transactions(&core);
     sw_core_settings_free(&d.core);
     d.core = core;
     sw_cfg_free(d.cfg);
@@ -371,6 +384,7 @@ int sw_daemon_run(const sw_daemon_options_t *o)
     }
     sw_frontdoor_settings_t fs = {.max_message_size = d.core.max_message_size, .force_rport = d.core.force_rport};
     sw_frontdoor_configure(&fs, &d.modules);
+    configure_transactions(&d.core);
     if (sw_transport_start(&d.core, &errs))
         goto out;
     if (sw_mgmt_start(d.core.http, &errs))
@@ -404,6 +418,7 @@ out:
     d.running = false;
     /* destroy runs only for modules whose init succeeded (the loader tracks it) */
     sw_modules_shutdown(&d.modules);
+    sw_tx_shutdown(); /* after the modules: their destroy may still detach */
     sw_lua_engine_free(d.lua);
     uv_walk(loop, close_walk, NULL);
     uv_run(loop, UV_RUN_DEFAULT);

@@ -608,10 +608,20 @@ static int resolve_entry(sw_cfg_t *cfg, section_t *s, const cfg_entry_t *e, owne
     if (!matched) {
         /* help the operator: is the key valid somewhere else? */
         const char *where = NULL;
+        const sw_param_t *elsewhere = NULL;
         for (size_t k = 0; k < cfg->n_owners && !where; k++)
-            if (owner_param(cfg->owners[k], e->key, ~0u, NULL))
+            if ((elsewhere = owner_param(cfg->owners[k], e->key, ~0u, NULL)) != NULL)
                 where = cfg->owners[k]->name;
-        if (where)
+        if (where && s->scope == SW_SCOPE_GLOBAL && strcmp(where, s->kind) == 0) {
+            /* the right module, the wrong kind of section */
+            char kinds[128] = "";
+            size_t off = 0;
+            for (unsigned bit = SW_SCOPE_GATEWAY; bit <= SW_SCOPE_REGISTRATION; bit <<= 1)
+                if ((elsewhere->scopes & bit) && sw_scope_section_kind(bit))
+                    off += (size_t)snprintf(kinds + off, sizeof kinds - off, "%s[%s NAME]", off ? " or " : "",
+                                            sw_scope_section_kind(bit));
+            sw_errors_add(errs, cfg->path, e->line, "'%s' can only be set in %s sections", e->key, kinds);
+        } else if (where)
             sw_errors_add(errs, cfg->path, e->line, "unknown key '%s' in [%s%s%s] (it belongs to [%s])", e->key,
                           s->kind, s->name ? " " : "", s->name ? s->name : "", where);
         else
@@ -699,6 +709,11 @@ const sw_config_t *sw_cfg_view(const sw_cfg_t *cfg, const char *owner)
 const char *sw_cfg_path(const sw_cfg_t *cfg)
 {
     return cfg->path;
+}
+
+const char *sw_config_file(const sw_config_t *view)
+{
+    return view ? view->root->path : NULL;
 }
 
 char *sw_cfg_path_resolve(const sw_cfg_t *cfg, const char *path)

@@ -46,6 +46,8 @@ int sw_cfg_resolve_all(sw_cfg_t *cfg, sw_errors_t *errs);
 /* The global view of an owner, for its init/reload and the param getters. */
 const sw_config_t *sw_cfg_view(const sw_cfg_t *cfg, const char *owner);
 const char *sw_cfg_path(const sw_cfg_t *cfg);
+/* The file a view's values come from (for file:line errors). */
+const char *sw_config_file(const sw_config_t *view);
 /* A path from cfg: absolute as is, relative to the cfg file's directory. */
 char *sw_cfg_path_resolve(const sw_cfg_t *cfg, const char *path);
 /* Where a key of an owner's global section was written (line 0 if default). */

@@ -60,6 +60,13 @@ const sw_param_t sw_core_params[] = {
              "fails (an INVITE gets 500) and the switch keeps serving."),
     P(.name = "lua_memory_limit", .type = SW_PARAM_INT, .default_value = "256", .min = 8, .max = 65536,
       .flags = SW_PARAM_RELOADABLE, .doc = "Memory the Lua state may use, in MiB."),
+    P(.name = "passthrough_headers", .type = SW_PARAM_STRING_LIST, .default_value = "",
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "Headers copied from the caller's INVITE to every gateway INVITE (e.g. P-Asserted-Identity, "
+             "Diversion, X-*: a trailing * matches a prefix). Nothing else of the caller's side is passed on."),
+    P(.name = "allow_unknown_sources", .type = SW_PARAM_BOOL, .default_value = "Off", .flags = SW_PARAM_RELOADABLE,
+      .doc = "On: accept INVITEs from addresses no [mapping] covers. Off (default, toll-fraud protection): "
+             "they get 403."),
     /* core keys of object sections */
     P(.name = "address", .type = SW_PARAM_STRING, .scopes = SW_SCOPE_GATEWAY, .flags = SW_PARAM_REQUIRED,
       .doc = "Routing gateway address, host:port (port defaults to 5060)."),
@@ -213,6 +220,11 @@ int sw_core_settings_load(sw_cfg_t *cfg, sw_core_settings_t *out, sw_errors_t *e
         out->resend_ms[i] = (uint32_t)sw_config_list_int(v, "resend_interval", i);
     out->qos_signal = (int)sw_config_int(v, "qos_signal");
     out->force_rport = sw_config_int(v, "force_rport") != 0;
+    out->allow_unknown_sources = sw_config_int(v, "allow_unknown_sources") != 0;
+    out->n_passthrough = sw_config_list_len(v, "passthrough_headers");
+    out->passthrough = calloc(out->n_passthrough + 1, sizeof *out->passthrough);
+    for (size_t i = 0; i < out->n_passthrough; i++)
+        out->passthrough[i] = strdup(sw_config_list_str(v, "passthrough_headers", i));
     out->max_message_size = (size_t)sw_config_int(v, "max_message_size");
     out->max_tcp_connections = (size_t)sw_config_int(v, "max_tcp_connections");
     out->tcp_idle_timeout_ms = (uint64_t)sw_config_int(v, "tcp_idle_timeout");
@@ -229,5 +241,8 @@ void sw_core_settings_free(sw_core_settings_t *s)
     for (size_t i = 0; i < s->n_load; i++)
         free(s->load[i]);
     free(s->load);
+    for (size_t i = 0; i < s->n_passthrough; i++)
+        free(s->passthrough[i]);
+    free(s->passthrough);
     memset(s, 0, sizeof *s);
 }

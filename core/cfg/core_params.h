@@ -35,6 +35,9 @@ typedef struct sw_core_settings {
     size_t n_resend;
     int qos_signal;
     bool force_rport;
+    bool allow_unknown_sources;
+    char **passthrough;         /* header names copied from A to B */
+    size_t n_passthrough;
     size_t max_message_size;
     size_t max_tcp_connections;
     uint64_t tcp_idle_timeout_ms;

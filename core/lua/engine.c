@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "lua/prefix.h"
 #include "lua/sandbox.h"
 #include "stats/metrics.h"
 
@@ -621,6 +622,9 @@ static int open_and_compile(lua_State *L)
     lua_pushcfunction(L, install_module_tables);
     lua_pushlightuserdata(L, (void *)req->engine);
     lua_call(L, 1, 0);
+    /* CSV files of sw.prefix.load are found next to the script, and may be
+     * read only until the top level has run. */
+    sw_lua_prefix_begin_script_load(L, req->path);
     /* Text only: a precompiled chunk is unchecked bytecode. The message of a
      * syntax error already reads "path:line: ...". */
     if (luaL_loadfilex(L, req->path, "t") != LUA_OK)
@@ -713,6 +717,7 @@ static lua_State *build_state(const sw_lua_engine_t *e, const char *path,
         status = lua_pcall(L, 0, 0, 0);
         if (status != LUA_OK)
             report_load_error(L, status, path, guard, err, errlen);
+        sw_lua_prefix_end_script_load(L);
         if (guard->budget_exhausted && status != LUA_ERRMEM &&
             !(err && errlen && strstr(err, "instruction budget exceeded"))) {
             /* The script replaced the message (error() in a handler) or,

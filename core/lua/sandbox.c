@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "lua/prefix.h"
 #include "sipswitch/version.h"
 
 /* Name under which script output is logged. */
@@ -486,7 +487,8 @@ static void install_restricted_os(lua_State *L)
     lua_pop(L, 1);
 }
 
-/* Global `sw`: logging and version; the engine adds module tables. */
+/* Global `sw`: logging, version and prefix tables; the engine adds module
+ * tables. */
 static void install_sw_table(lua_State *L)
 {
     static const struct {
@@ -506,6 +508,9 @@ static void install_sw_table(lua_State *L)
     }
     lua_pushliteral(L, SIPSWITCH_VERSION);
     lua_setfield(L, -2, "version");
+    lua_pushcfunction(L, sw_lua_prefix_open);
+    lua_call(L, 0, 1);
+    lua_setfield(L, -2, "prefix");
     lua_setglobal(L, "sw");
 }
 

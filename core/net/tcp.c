@@ -1,6 +1,17 @@
 /* TCP listeners and connections. Each connection buffers bytes until the
  * framing finds a whole message; a framing error is answered (when possible)
- * and the connection closed, because the stream cannot be resynchronised. */
+ * and the connection closed, because the stream cannot be resynchronised.
+ *
+ * Connections are pooled by peer address, inbound and outbound alike: a
+ * request to a gateway reuses any open connection to that exact address
+ * (one we opened, or one the peer opened from that address), and whatever
+ * arrives on an outbound connection (responses, or requests from the peer)
+ * takes the same read path into the front door as inbound traffic.
+ *
+ * Transactions outlive connections (a peer may close right after a
+ * request), so a connection is reference counted: holders keep the struct
+ * valid after it closed (sends then fail), and watchers are told when it is
+ * lost so a client transaction can fail at once instead of at its timeout. */
 #include "config.h"
 
 #include <netinet/in.h>
@@ -28,12 +39,19 @@ typedef struct tcp_listener {
 struct sw_conn {
     uv_tcp_t handle;
     uv_timer_t idle;
-    tcp_listener_t *listener;
+    uv_connect_t connect_req;
+    int family;
     sw_msg_origin_t origin;
     char *buf;
     size_t len, cap;
     bool closing;
-    struct sw_conn *prev, *next;
+    bool outbound;              /* we connected to the peer */
+    bool connecting;            /* outbound, connect not finished: writes wait in libuv's queue */
+    bool handle_open;           /* the libuv handles are not closed yet */
+    unsigned holders;           /* sw_conn_hold references */
+    sw_conn_watch_t *watchers;
+    struct sw_conn *prev, *next;        /* every open connection (for stop and ToS) */
+    struct sw_conn *pool_next;          /* hash chain of the pool by peer address */
 };
 
 static tcp_listener_t listeners[MAX_TCP_LISTENERS];
@@ -41,11 +59,173 @@ static size_t n_listeners;
 static struct sw_conn *conns;
 static size_t n_conns;
 
+/* ---- the pool: open connections by peer address ---------------------------- */
+
+static struct sw_conn **pool;
+static size_t pool_size;        /* buckets, a power of two (0 until first use) */
+static size_t pool_count;
+
+static size_t addr_hash(const struct sockaddr *sa)
+{
+    /* FNV-1a over address and port: peers cannot choose our bucket layout
+     * in any way that matters, only max_tcp_connections of them exist */
+    uint64_t h = 1469598103934665603ULL;
+    const unsigned char *p;
+    size_t n;
+    if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        p = in6->sin6_addr.s6_addr;
+        n = 16;
+        h = (h ^ in6->sin6_port) * 1099511628211ULL;
+    } else {
+        const struct sockaddr_in *in4 = (const struct sockaddr_in *)(const void *)sa;
+        p = (const unsigned char *)&in4->sin_addr;
+        n = 4;
+        h = (h ^ in4->sin_port) * 1099511628211ULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static bool addr_equal(const struct sockaddr *a, const struct sockaddr *b)
+{
+    if (a->sa_family != b->sa_family)
+        return false;
+    if (a->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)(const void *)a;
+        const struct sockaddr_in6 *y = (const struct sockaddr_in6 *)(const void *)b;
+        return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+    }
+    const struct sockaddr_in *x = (const struct sockaddr_in *)(const void *)a;
+    const struct sockaddr_in *y = (const struct sockaddr_in *)(const void *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+}
+
+static void pool_grow(void)
+{
+    size_t nsize = pool_size ? pool_size * 2 : 256;
+    struct sw_conn **np = calloc(nsize, sizeof *np);
+    if (!np)
+        return; /* keep the old table: chains get longer, nothing breaks */
+    for (size_t i = 0; i < pool_size; i++)
+        for (struct sw_conn *c = pool[i], *next; c; c = next) {
+            next = c->pool_next;
+            size_t b = addr_hash((struct sockaddr *)&c->origin.src) & (nsize - 1);
+            c->pool_next = np[b];
+            np[b] = c;
+        }
+    free(pool);
+    pool = np;
+    pool_size = nsize;
+}
+
+static void pool_add(struct sw_conn *c)
+{
+    if (pool_count >= pool_size)
+        pool_grow();
+    if (!pool_size)
+        return;
+    size_t b = addr_hash((struct sockaddr *)&c->origin.src) & (pool_size - 1);
+    c->pool_next = pool[b];
+    pool[b] = c;
+    pool_count++;
+}
+
+static void pool_remove(struct sw_conn *c)
+{
+    if (!pool_size)
+        return;
+    size_t b = addr_hash((struct sockaddr *)&c->origin.src) & (pool_size - 1);
+    for (struct sw_conn **pp = &pool[b]; *pp; pp = &(*pp)->pool_next)
+        if (*pp == c) {
+            *pp = c->pool_next;
+            c->pool_next = NULL;
+            pool_count--;
+            return;
+        }
+}
+
+static struct sw_conn *pool_find(const struct sockaddr *sa)
+{
+    if (!pool_size)
+        return NULL;
+    for (struct sw_conn *c = pool[addr_hash(sa) & (pool_size - 1)]; c; c = c->pool_next)
+        if (!c->closing && addr_equal((struct sockaddr *)&c->origin.src, sa))
+            return c;
+    return NULL;
+}
+
+/* ---- life cycle -------------------------------------------------------------- */
+
+static void conn_maybe_free(struct sw_conn *c)
+{
+    if (c->handle_open || c->holders)
+        return;
+    free(c->buf);
+    free(c);
+}
+
 static void conn_freed(uv_handle_t *h)
 {
     struct sw_conn *c = h->data;
-    free(c->buf);
-    free(c);
+    c->handle_open = false;
+    conn_maybe_free(c);
+}
+
+void sw_conn_hold(struct sw_conn *c)
+{
+    if (c)
+        c->holders++;
+}
+
+void sw_conn_release(struct sw_conn *c)
+{
+    if (!c || !c->holders)
+        return;
+    c->holders--;
+    conn_maybe_free(c);
+}
+
+bool sw_conn_usable(const struct sw_conn *c)
+{
+    return c && !c->closing;
+}
+
+void sw_conn_watch(struct sw_conn *c, sw_conn_watch_t *w, void (*on_lost)(sw_conn_watch_t *w))
+{
+    w->on_lost = on_lost;
+    w->conn = c;
+    w->prev = NULL;
+    w->next = c->watchers;
+    if (c->watchers)
+        c->watchers->prev = w;
+    c->watchers = w;
+}
+
+void sw_conn_unwatch(sw_conn_watch_t *w)
+{
+    if (!w->conn)
+        return;
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        w->conn->watchers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    w->conn = NULL;
+}
+
+/* Tells every watcher the connection is gone. A watcher may unwatch others
+ * or open new connections from its callback, so each is unlinked first. */
+static void conn_notify_lost(struct sw_conn *c)
+{
+    while (c->watchers) {
+        sw_conn_watch_t *w = c->watchers;
+        sw_conn_unwatch(w);
+        w->on_lost(w);
+    }
 }
 
 static void idle_closed(uv_handle_t *h)
@@ -59,6 +239,7 @@ static void conn_close(struct sw_conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    pool_remove(c);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -70,6 +251,10 @@ static void conn_close(struct sw_conn *c)
     uv_read_stop((uv_stream_t *)&c->handle);
     uv_timer_stop(&c->idle);
     uv_close((uv_handle_t *)&c->idle, idle_closed);
+    /* hold it across the callbacks: a watcher may release the last hold */
+    c->holders++;
+    conn_notify_lost(c);
+    sw_conn_release(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -93,9 +278,16 @@ static void conn_close_after_writes(struct sw_conn *c)
     uv_read_stop((uv_stream_t *)&c->handle);
 }
 
+static void conn_touch(struct sw_conn *c);
+
 static void on_idle(uv_timer_t *t)
 {
     struct sw_conn *c = t->data;
+    if (c->watchers) {
+        /* a client transaction still waits for its answer on it */
+        conn_touch(c);
+        return;
+    }
     sw_debug("tcp %s: idle, closing", c->origin.src_text);
     conn_close(c);
 }
@@ -202,6 +394,7 @@ static void on_connection(uv_stream_t *server, int status)
         return;
     uv_tcp_init(sw_loop(), &c->handle);
     c->handle.data = c;
+    c->handle_open = true;
     if (uv_accept(server, (uv_stream_t *)&c->handle)) {
         uv_close((uv_handle_t *)&c->handle, conn_freed);
         return;
@@ -213,7 +406,7 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)&c->handle, conn_freed);
         return;
     }
-    c->listener = l;
+    c->family = l->family;
     c->origin.transport = SW_TRANSPORT_TCP;
     c->origin.socket_id = l->id;
     c->origin.conn = c;
@@ -230,9 +423,75 @@ static void on_connection(uv_stream_t *server, int status)
         conns->prev = c;
     conns = c;
     n_conns++;
+    pool_add(c);
     atomic_fetch_add(&sw_metrics.tcp_connections, 1);
     conn_touch(c);
     uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read);
+}
+
+/* ---- outbound connections ------------------------------------------------------ */
+
+static void on_connect(uv_connect_t *req, int status)
+{
+    struct sw_conn *c = req->data;
+    c->connecting = false;
+    if (c->closing)
+        return; /* closed while connecting (shutdown): watchers were told */
+    if (status < 0) {
+        sw_notice("tcp %s: connect failed: %s", c->origin.src_text, uv_strerror(status));
+        conn_close(c);
+        return;
+    }
+    sw_transport_limits_t lim;
+    sw_transport_limits(&lim);
+    uv_tcp_nodelay(&c->handle, 1);
+    sw_socket_set_tos((uv_handle_t *)&c->handle, c->family, lim.tos);
+    conn_touch(c);
+    uv_read_start((uv_stream_t *)&c->handle, on_alloc, on_read);
+}
+
+struct sw_conn *sw_tcp_connect_to(const struct sockaddr *addr, socklen_t addr_len)
+{
+    if (!addr || (addr->sa_family != AF_INET && addr->sa_family != AF_INET6) || !sw_loop())
+        return NULL;
+    struct sw_conn *c = pool_find(addr);
+    if (c) {
+        sw_conn_hold(c);
+        return c;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    (void)addr_len;
+    uv_tcp_init(sw_loop(), &c->handle);
+    c->handle.data = c;
+    c->handle_open = true;
+    c->outbound = true;
+    c->connecting = true;
+    c->family = addr->sa_family;
+    c->origin.transport = SW_TRANSPORT_TCP;
+    c->origin.conn = c;
+    sw_fill_origin_addr(&c->origin, addr);
+    c->connect_req.data = c;
+    int r = uv_tcp_connect(&c->connect_req, &c->handle, addr, on_connect);
+    if (r) {
+        sw_notice("tcp %s: cannot connect: %s", c->origin.src_text, uv_strerror(r));
+        uv_close((uv_handle_t *)&c->handle, conn_freed);
+        return NULL;
+    }
+    uv_timer_init(sw_loop(), &c->idle);
+    c->idle.data = c;
+    c->next = conns;
+    if (conns)
+        conns->prev = c;
+    conns = c;
+    n_conns++;
+    pool_add(c);
+    atomic_fetch_add(&sw_metrics.tcp_connections, 1);
+    conn_touch(c);
+    sw_conn_hold(c);
+    sw_debug("tcp %s: connecting", c->origin.src_text);
+    return c;
 }
 
 int sw_tcp_listen(const sw_listen_spec_t *spec, uint64_t id, char *err, size_t errlen)
@@ -270,7 +529,8 @@ void sw_tcp_apply_tos(int tos)
         if (listeners[i].open)
             sw_socket_set_tos((uv_handle_t *)&listeners[i].handle, listeners[i].family, tos);
     for (struct sw_conn *c = conns; c; c = c->next)
-        sw_socket_set_tos((uv_handle_t *)&c->handle, c->listener->family, tos);
+        if (!c->connecting)
+            sw_socket_set_tos((uv_handle_t *)&c->handle, c->family, tos);
 }
 
 typedef struct write_req {
@@ -295,10 +555,14 @@ int sw_tcp_send(struct sw_conn *c, const char *buf, size_t len)
     memcpy(w->data, buf, len);
     w->req.data = w;
     uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    /* while an outbound connection is still connecting, libuv queues the
+     * write and sends it once connected (or fails it with ECANCELED) */
     if (uv_write(&w->req, (uv_stream_t *)&c->handle, &b, 1, on_written)) {
         free(w);
         return -1;
     }
+    if (c->outbound)
+        conn_touch(c); /* our own traffic keeps an outbound connection open */
     return 0;
 }
 
@@ -311,4 +575,7 @@ void sw_tcp_stop(void)
         }
     while (conns)
         conn_close(conns);
+    free(pool);
+    pool = NULL;
+    pool_size = pool_count = 0;
 }

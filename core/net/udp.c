@@ -147,6 +147,20 @@ int sw_udp_send(uint64_t socket_id, const struct sockaddr *to, const char *buf, 
     return 0;
 }
 
+uint64_t sw_udp_default_socket(int family)
+{
+    uint64_t any = 0;
+    for (size_t i = 0; i < n_socks; i++) {
+        if (!socks[i].open)
+            continue;
+        if (socks[i].family == family)
+            return socks[i].id;
+        if (!any)
+            any = socks[i].id;
+    }
+    return any;
+}
+
 void sw_udp_stop(void)
 {
     for (size_t i = 0; i < n_socks; i++)

@@ -1,7 +1,11 @@
 /* The SIP front door. Order of work for every message, cheapest first:
- * size and framing, parse, sanity checks, metrics, the modules' on_request
- * hooks, then the core's own answers. Until the transaction and call layers
- * exist every answer here is stateless. */
+ * size and framing, parse, metrics, the transaction layer (retransmissions
+ * and hop-by-hop ACKs stop there), sanity checks, the modules' on_request
+ * hooks, then the core's own answers. Every answer to a request that parsed
+ * goes through its server transaction, so a retransmitted request gets the
+ * same answer again and a final answer to an INVITE over UDP is
+ * retransmitted until its ACK; only the 400s for bytes that do not parse
+ * (and 513 for oversize datagrams) are stateless. */
 #include "config.h"
 
 #include "sip/frontdoor.h"
@@ -14,10 +18,17 @@
 #include "module/loader.h"
 #include "net/transport.h"
 #include "sip/sip.h"
+#include "sip/transaction.h"
 #include "stats/metrics.h"
 
 static sw_frontdoor_settings_t settings = {.max_message_size = 65535, .force_rport = true};
 static sw_modules_t *modules;
+
+/* The request being handled and its server transaction: modules answer
+ * through sw_frontdoor_reply while their on_request hook runs, and the
+ * message does not outlive that, so this is all the mapping needed. */
+static const sw_msg_t *current_req;
+static sw_tx_t *current_tx;
 
 void sw_frontdoor_configure(const sw_frontdoor_settings_t *s, struct sw_modules *ms)
 {
@@ -64,6 +75,16 @@ int sw_frontdoor_reply(sw_msg_t *req, int code, const char *reason, const char *
         return -1;
     if (strcmp(sw_msg_method(req), "ACK") == 0)
         return -1; /* ACK is never answered */
+    if (req == current_req && current_tx) {
+        sw_tx_reply_t r = {.code = code, .reason = reason, .extra_headers = extra_headers};
+        int rc = sw_tx_server_respond(current_tx, &r);
+        if (rc == 0 && code >= 200)
+            req->replied = true;
+        sw_debug("sent %d to %s for %s (call-id %s)", code, req->origin.src_text, sw_msg_method(req),
+                 sw_msg_call_id(req) ? sw_msg_call_id(req) : "-");
+        return rc;
+    }
+    /* a request outside the front door's handling (no transaction) */
     char tag[40];
     stateless_to_tag(req, tag, sizeof tag);
     size_t len = 0;
@@ -72,12 +93,7 @@ int sw_frontdoor_reply(sw_msg_t *req, int code, const char *reason, const char *
         return -1;
     struct sockaddr_storage to;
     socklen_t tolen = sizeof to;
-    if (settings.force_rport || req->origin.transport != SW_TRANSPORT_UDP) {
-        memcpy(&to, &req->origin.src, req->origin.src_len);
-        tolen = req->origin.src_len;
-    } else {
-        sw_sip_reply_destination(req, &to, &tolen);
-    }
+    sw_sip_response_target(req, settings.force_rport, &to, &tolen);
     int rc = send_to_origin(&req->origin, &to, tolen, buf, len, code);
     free(buf);
     if (code >= 200)
@@ -108,15 +124,36 @@ void sw_frontdoor_framing_error(const char *buf, size_t len, const sw_msg_origin
     reply_raw(buf, len, origin, 400, phrase);
 }
 
+/* RFC 3261 9.2: a CANCEL matching an INVITE transaction gets 200 (and the
+ * INVITE 487 when it is still pending); one matching nothing gets 481.
+ * Until the call engine exists, an INVITE is only pending when a module
+ * took it without answering. */
+static void answer_cancel(sw_msg_t *m, sw_tx_t *invite)
+{
+    if (!invite) {
+        sw_frontdoor_reply(m, 481, "Call/Transaction Does Not Exist", NULL);
+        return;
+    }
+    sw_frontdoor_reply(m, 200, "OK", NULL);
+    if (sw_tx_server_pending(invite)) {
+        sw_tx_reply_t r = {.code = 487};
+        sw_tx_server_respond(invite, &r);
+    }
+}
+
 /* The core's own answer to a request no module took. */
-static void answer_request(sw_msg_t *m)
+static void answer_request(sw_msg_t *m, sw_tx_t *cancelled_invite)
 {
     const char *method = sw_msg_method(m);
     bool in_dialog = sw_msg_to_tag(m) != NULL;
     char extra[512];
     if (strcmp(method, "ACK") == 0) {
-        /* an ACK for a response we sent statelessly: absorbed */
+        /* an end-to-end ACK with no dialog layer to take it yet */
         count_drop(SW_DROP_ACK_NO_TRANSACTION);
+        return;
+    }
+    if (strcmp(method, "CANCEL") == 0) {
+        answer_cancel(m, cancelled_invite);
         return;
     }
     if (strcmp(method, "OPTIONS") == 0 && !in_dialog) {
@@ -125,7 +162,7 @@ static void answer_request(sw_msg_t *m)
         sw_frontdoor_reply(m, 200, "OK", extra);
         return;
     }
-    if (in_dialog || strcmp(method, "CANCEL") == 0 || strcmp(method, "BYE") == 0 ||
+    if (in_dialog || strcmp(method, "BYE") == 0 ||
         strcmp(method, "PRACK") == 0 || strcmp(method, "UPDATE") == 0 || strcmp(method, "INFO") == 0) {
         sw_frontdoor_reply(m, 481, "Call/Transaction Does Not Exist", NULL);
         return;
@@ -154,10 +191,11 @@ static bool answerable(const sw_msg_t *m)
     return true;
 }
 
-static void handle_request(sw_msg_t *m)
+/* Sanity checks, modules, the core's answer: for a request the
+ * transaction layer did not absorb. */
+static void handle_request_for(sw_msg_t *m, sw_tx_t *tx, sw_tx_t *cancelled_invite)
 {
     const char *method = sw_msg_method(m);
-    sw_metric_inc(&sw_metrics.requests_in[sw_method_index(method)]);
     sw_sanity_t verdict;
     memset(&verdict, 0, sizeof verdict);
     sw_sip_sanity_check(m, &verdict);
@@ -166,6 +204,7 @@ static void handle_request(sw_msg_t *m)
                 m->origin.src_text, verdict.code, verdict.reason ? verdict.reason : "");
         if (verdict.code < 0 || strcmp(method, "ACK") == 0 || !answerable(m)) {
             count_drop(SW_DROP_UNPARSEABLE);
+            sw_tx_server_discard(tx);
             return;
         }
         if (verdict.code == 405 || verdict.code == 501) {
@@ -184,11 +223,50 @@ static void handle_request(sw_msg_t *m)
                 return;
             if (r == SW_HOOK_DROP) {
                 count_drop(SW_DROP_BY_MODULE);
+                /* retransmissions are absorbed silently, not offered again */
+                sw_tx_server_discard(tx);
                 return;
             }
         }
     }
-    answer_request(m);
+    answer_request(m, cancelled_invite);
+}
+
+static void handle_request(sw_msg_t *m)
+{
+    const char *method = sw_msg_method(m);
+    sw_metric_inc(&sw_metrics.requests_in[sw_method_index(method)]);
+    if (!answerable(m)) {
+        /* sanity would answer 400, but without these headers no client
+         * could match the answer: drop it */
+        sw_logf(SW_LOG_DEBUG, NULL, sw_msg_call_id(m), "%s from %s lacks Via/From/To/Call-ID/CSeq: dropped",
+                method, m->origin.src_text);
+        count_drop(SW_DROP_UNPARSEABLE);
+        return;
+    }
+    sw_tx_t *tx = NULL, *cancel_tx = NULL;
+    switch (sw_tx_server_receive(m, &tx, &cancel_tx)) {
+    case SW_TX_INVALID:
+        count_drop(SW_DROP_UNPARSEABLE);
+        return;
+    case SW_TX_RETRANSMISSION:
+    case SW_TX_ACK_ABSORBED:
+        return; /* the transaction answered (or absorbed) it */
+    case SW_TX_NEW:
+        current_tx = tx;
+        break;
+    case SW_TX_CANCEL:
+        current_tx = cancel_tx;
+        break;
+    case SW_TX_ACK_2XX:
+    case SW_TX_UNMATCHED_ACK:
+        current_tx = NULL; /* modules still see end-to-end ACKs */
+        break;
+    }
+    current_req = m;
+    handle_request_for(m, current_tx, tx && cancel_tx ? tx : NULL);
+    current_req = NULL;
+    current_tx = NULL;
 }
 
 static void handle_response(sw_msg_t *m)
@@ -204,8 +282,8 @@ static void handle_response(sw_msg_t *m)
     int code = sw_msg_status(m);
     if (code >= 100 && code < 700)
         sw_metric_inc(&sw_metrics.responses_in[code]);
-    /* no client transactions exist yet, so no response can match one */
-    count_drop(SW_DROP_UNMATCHED_RESPONSE);
+    if (!sw_tx_client_receive(m))
+        count_drop(SW_DROP_UNMATCHED_RESPONSE);
 }
 
 void sw_frontdoor_message(const char *buf, size_t len, const sw_msg_origin_t *origin)

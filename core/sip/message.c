@@ -556,6 +556,7 @@ void sw_msg_free(sw_msg_t *m)
     free(m->version);
     free(m->reason);
     free(m->raw);
+    free(m->body);
     free(m);
 }
 
@@ -633,6 +634,17 @@ const char *sw_msg_top_via_branch(const sw_msg_t *m)
     return branch->gvalue;
 }
 
+/* Where the body is: set by sw_msg_set_body, received, or none at all (a
+ * built message has no raw bytes). */
+static const char *body_bytes(const sw_msg_t *m)
+{
+    if (m->body != NULL)
+        return m->body;
+    if (m->raw != NULL)
+        return m->raw + m->body_offset;
+    return "";
+}
+
 const char *sw_msg_body(const sw_msg_t *m, size_t *len)
 {
     if (m == NULL) {
@@ -642,7 +654,7 @@ const char *sw_msg_body(const sw_msg_t *m, size_t *len)
     }
     if (len != NULL)
         *len = m->body_len;
-    return m->raw + m->body_offset;
+    return body_bytes(m);
 }
 
 /* ---- public: headers ------------------------------------------------------ */
@@ -670,21 +682,38 @@ size_t sw_msg_header_count(const sw_msg_t *m, const char *name)
     return n;
 }
 
-int sw_msg_header_add(sw_msg_t *m, const char *name, const char *value)
+/* A header name is a token; a value is one line. */
+static bool header_text_valid(const char *name, const char *value)
 {
-    if (m == NULL || m->osip == NULL || name == NULL || value == NULL || name[0] == '\0')
-        return -1;
+    if (name == NULL || value == NULL || name[0] == '\0')
+        return false;
     for (const char *p = name; *p; p++)
         if (!is_token_char((unsigned char)*p))
-            return -1;
-    if (strpbrk(value, "\r\n") != NULL)
-        return -1;
-    /* Trimmed like a received value, so both views agree. */
+            return false;
+    return strpbrk(value, "\r\n") == NULL;
+}
+
+/* A value trimmed like a received one, so both views agree: returns where
+ * it starts, *len its length. */
+static const char *trim_value(const char *value, size_t *len)
+{
     size_t vlen = strlen(value);
     while (vlen > 0 && is_wsp(value[0]))
         value++, vlen--;
     while (vlen > 0 && is_wsp(value[vlen - 1]))
         vlen--;
+    *len = vlen;
+    return value;
+}
+
+int sw_msg_header_add(sw_msg_t *m, const char *name, const char *value)
+{
+    if (m == NULL || m->osip == NULL || !header_text_valid(name, value))
+        return -1;
+    if (m->hdr_count >= SW_MSG_MAX_HEADERS)
+        return -1;
+    size_t vlen;
+    value = trim_value(value, &vlen);
 
     char *name_copy = strdup(name);
     char *value_copy = dup_range(value, vlen);
@@ -817,4 +846,329 @@ int sw_msg_header_remove(sw_msg_t *m, const char *name)
     if (m->osip != NULL)
         osip_remove_header(m->osip, name);
     return removed;
+}
+
+int sw_msg_header_set(sw_msg_t *m, const char *name, const char *value)
+{
+    if (m == NULL || m->osip == NULL || !header_text_valid(name, value))
+        return -1;
+    size_t name_len = strlen(name), first = m->hdr_count;
+    for (size_t k = 0; k < m->hdr_count && first == m->hdr_count; k++)
+        if (sw_msg_header_name_is(name, name_len, m->hdrs[k].name))
+            first = k;
+    if (first == m->hdr_count)
+        return sw_msg_header_add(m, name, value);
+
+    size_t vlen;
+    value = trim_value(value, &vlen);
+    char *name_copy = strdup(name);
+    char *value_copy = dup_range(value, vlen);
+    char *osip_name = strdup(name);  /* libosip2 lower-cases it in place */
+    char *osip_value = dup_range(value, vlen);
+    char *probe_name = strdup(name);
+    char *probe_value = dup_range(value, vlen);
+    osip_message_t *probe = NULL;
+    int rc = -1;
+    if (name_copy == NULL || value_copy == NULL || osip_name == NULL || osip_value == NULL ||
+        probe_name == NULL || probe_value == NULL || osip_message_init(&probe) != 0)
+        goto out;
+    /* Tried on a scratch message first: once the old values are out of
+     * libosip2's view, a refusal could not be undone. */
+    if (osip_message_set_multiple_header(probe, probe_name, probe_value) != 0)
+        goto out;
+    osip_remove_header(m->osip, name);
+    if (osip_message_set_multiple_header(m->osip, osip_name, osip_value) != 0) {
+        /* Only out of memory can get here: keep both views agreeing by
+         * dropping the header from the list as well. */
+        sw_msg_header_remove(m, name);
+        goto out;
+    }
+    osip_message_force_update(m->osip);
+
+    /* The list: the first field takes the new text, the others go. */
+    sw_msg_hdr_t *h = &m->hdrs[first];
+    free(h->name);
+    free(h->value);
+    *h = (sw_msg_hdr_t){.name = name_copy, .value = value_copy, .value_len = vlen};
+    name_copy = value_copy = NULL;
+    size_t kept = first + 1;
+    for (size_t k = first + 1; k < m->hdr_count; k++) {
+        sw_msg_hdr_t *other = &m->hdrs[k];
+        if (sw_msg_header_name_is(name, name_len, other->name)) {
+            free(other->name);
+            free(other->value);
+        } else {
+            m->hdrs[kept++] = *other;
+        }
+    }
+    m->hdr_count = kept;
+    rc = 0;
+
+out:
+    if (probe != NULL)
+        osip_message_free(probe);
+    free(name_copy);
+    free(value_copy);
+    free(osip_name);
+    free(osip_value);
+    free(probe_name);
+    free(probe_value);
+    return rc;
+}
+
+/* ---- building messages --------------------------------------------------- */
+
+/* The version every message we build carries. */
+static const char built_version[] = "SIP/2.0";
+
+/* Checks and stores a request line "method ruri SIP/2.0" with the parser's
+ * own rules, into the start-line fields of `into`. */
+static const char *build_request_line(sw_msg_t *into, const char *method, const char *ruri)
+{
+    size_t len = strlen(method) + strlen(ruri) + sizeof built_version + 2;
+    char *line = malloc(len);
+    if (line == NULL)
+        return "out of memory";
+    int n = snprintf(line, len, "%s %s %s", method, ruri, built_version);
+    const char *reason = parse_request_line(into, line, (size_t)n);
+    free(line);
+    return reason;
+}
+
+sw_msg_t *sw_msg_new_request(const char *method, const char *ruri)
+{
+    pthread_once(&parser_once, parser_setup);
+    if (method == NULL || ruri == NULL)
+        return NULL;
+    sw_msg_t *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    /* A start line and no header is a message libosip2 parses like any
+     * other: the built message gets the same views as a received one. */
+    if (build_request_line(m, method, ruri) != NULL || parse_with_osip(m) != NULL) {
+        sw_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+sw_msg_t *sw_msg_new_response(int code, const char *reason)
+{
+    pthread_once(&parser_once, parser_setup);
+    if (code < 100 || code > 699)
+        return NULL;
+    if (reason == NULL) {
+        reason = osip_message_get_reason(code);
+        if (reason == NULL)
+            reason = "";
+    }
+    /* Reason-Phrase: text, SP and HTAB (RFC 3261 25.1); no control
+     * character, which could end the line. */
+    for (const unsigned char *p = (const unsigned char *)reason; *p; p++)
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return NULL;
+    sw_msg_t *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    size_t len = strlen(reason) + sizeof built_version + 8;
+    char *line = malloc(len);
+    const char *failure = "out of memory";
+    if (line != NULL) {
+        int n = snprintf(line, len, "%s %03d %s", built_version, code, reason);
+        failure = parse_response_line(m, line, (size_t)n);
+        free(line);
+    }
+    if (failure != NULL || parse_with_osip(m) != NULL) {
+        sw_msg_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+int sw_msg_set_ruri(sw_msg_t *m, const char *ruri)
+{
+    if (m == NULL || m->osip == NULL || m->method == NULL || ruri == NULL)
+        return -1;
+    sw_msg_t probe;
+    memset(&probe, 0, sizeof probe);
+    osip_uri_t *uri = NULL;
+    int rc = -1;
+    if (build_request_line(&probe, m->method, ruri) != NULL)
+        goto out;
+    /* libosip2's view, as parse_with_osip would have it: only sip, sips and
+     * tel URIs are parsed (anything else is answered 416, never sent). */
+    if (scheme_is_sip_or_tel(probe.ruri_scheme) &&
+        (osip_uri_init(&uri) != 0 || osip_uri_parse(uri, probe.ruri) != 0))
+        goto out;
+    free(m->ruri);
+    free(m->ruri_scheme);
+    m->ruri = probe.ruri;
+    m->ruri_scheme = probe.ruri_scheme;
+    probe.ruri = probe.ruri_scheme = NULL;
+    if (m->osip->req_uri != NULL)
+        osip_uri_free(m->osip->req_uri);
+    m->osip->req_uri = uri;
+    uri = NULL;
+    osip_message_force_update(m->osip);
+    rc = 0;
+
+out:
+    if (uri != NULL)
+        osip_uri_free(uri);
+    free(probe.method);
+    free(probe.ruri);
+    free(probe.ruri_scheme);
+    free(probe.version);
+    return rc;
+}
+
+/* Makes the list's Content-Length fields one, reading `text`, at the place
+ * of the first; appends one when there is none and `add` is set. Then
+ * libosip2's field. */
+static int set_content_length(sw_msg_t *m, const char *text, bool add)
+{
+    size_t first = m->hdr_count;
+    for (size_t k = 0; k < m->hdr_count && first == m->hdr_count; k++)
+        if (hdr_is(&m->hdrs[k], "content-length"))
+            first = k;
+    char *value = strdup(text);
+    if (value == NULL)
+        return -1;
+    if (first < m->hdr_count) {
+        free(m->hdrs[first].value);
+        m->hdrs[first].value = value;
+        m->hdrs[first].value_len = strlen(value);
+        size_t kept = first + 1;
+        for (size_t k = first + 1; k < m->hdr_count; k++) {
+            if (hdr_is(&m->hdrs[k], "content-length")) {
+                free(m->hdrs[k].name);
+                free(m->hdrs[k].value);
+            } else {
+                m->hdrs[kept++] = m->hdrs[k];
+            }
+        }
+        m->hdr_count = kept;
+    } else if (add) {
+        char *name = strdup("Content-Length");
+        if (name == NULL || hdr_append(m, name, value, strlen(value)) != 0) {
+            free(name);
+            free(value);
+            return -1;
+        }
+    } else {
+        free(value);
+    }
+    if (m->osip->content_length != NULL) {
+        osip_content_length_free(m->osip->content_length);
+        m->osip->content_length = NULL;
+    }
+    return osip_message_set_content_length(m->osip, text) == 0 ? 0 : -1;
+}
+
+int sw_msg_set_body(sw_msg_t *m, const char *content_type, const char *body, size_t len)
+{
+    if (m == NULL || m->osip == NULL)
+        return -1;
+    bool removing = body == NULL || len == 0;
+    char *copy = NULL;
+    if (!removing) {
+        if (content_type == NULL || (copy = malloc(len + 1)) == NULL)
+            return -1;
+        memcpy(copy, body, len);
+        copy[len] = '\0';
+        /* First, as it is what can be refused (an invalid type). */
+        if (sw_msg_header_set(m, "Content-Type", content_type) != 0) {
+            free(copy);
+            return -1;
+        }
+    } else {
+        sw_msg_header_remove(m, "Content-Type");
+    }
+    osip_list_special_free(&m->osip->bodies, (void (*)(void *))osip_body_free);
+    free(m->body);
+    m->body = copy;
+    m->body_len = removing ? 0 : len;
+    char length_text[32];
+    snprintf(length_text, sizeof length_text, "%zu", m->body_len);
+    int rc = set_content_length(m, length_text, !removing);
+    if (rc == 0 && !removing && osip_message_set_body(m->osip, copy, len) != 0)
+        rc = -1;
+    osip_message_force_update(m->osip);
+    return rc;
+}
+
+/* Appends n bytes at out + *at (the caller sized the buffer). */
+static void put(char *out, size_t *at, const char *s, size_t n)
+{
+    memcpy(out + *at, s, n);
+    *at += n;
+}
+
+char *sw_msg_serialize(const sw_msg_t *m, size_t *len)
+{
+    if (m == NULL || m->version == NULL || (m->method == NULL && m->reason == NULL))
+        return NULL;
+    size_t cap = 64 + strlen(m->version) + m->body_len;
+    if (m->method != NULL)
+        cap += strlen(m->method) + strlen(m->ruri);
+    else
+        cap += strlen(m->reason);
+    for (size_t i = 0; i < m->hdr_count; i++)
+        cap += strlen(m->hdrs[i].name) + m->hdrs[i].value_len + 4;
+    cap += sizeof "Content-Length: \r\n" + 24;
+    char *out = malloc(cap);
+    if (out == NULL)
+        return NULL;
+
+    size_t n;
+    if (m->method != NULL)
+        n = (size_t)snprintf(out, cap, "%s %s %s\r\n", m->method, m->ruri, m->version);
+    else
+        n = (size_t)snprintf(out, cap, "%s %03d %s\r\n", m->version, m->status, m->reason);
+    char length_text[32];
+    int length_len = snprintf(length_text, sizeof length_text, ": %zu\r\n", m->body_len);
+    bool length_written = false;
+    for (size_t i = 0; i < m->hdr_count; i++) {
+        const sw_msg_hdr_t *h = &m->hdrs[i];
+        size_t name_len = strlen(h->name);
+        if (hdr_is(h, "content-length")) {
+            /* The length of the body we send, whatever the list says. */
+            if (!length_written) {
+                put(out, &n, h->name, name_len);
+                put(out, &n, length_text, (size_t)length_len);
+                length_written = true;
+            }
+            continue;
+        }
+        put(out, &n, h->name, name_len);
+        put(out, &n, ": ", 2);
+        put(out, &n, h->value, h->value_len);
+        put(out, &n, "\r\n", 2);
+    }
+    if (!length_written) {
+        put(out, &n, "Content-Length", sizeof "Content-Length" - 1);
+        put(out, &n, length_text, (size_t)length_len);
+    }
+    put(out, &n, "\r\n", 2);
+    put(out, &n, body_bytes(m), m->body_len);
+    out[n] = '\0';
+    if (len != NULL)
+        *len = n;
+    return out;
+}
+
+sw_msg_t *sw_msg_reparse(const sw_msg_t *m, const char **err)
+{
+    size_t len = 0;
+    char *bytes = sw_msg_serialize(m, &len);
+    if (bytes == NULL) {
+        if (err != NULL)
+            *err = m == NULL ? "no message" : "out of memory";
+        return NULL;
+    }
+    sw_msg_t *copy = sw_msg_parse(bytes, len, err);
+    free(bytes);
+    if (copy != NULL)
+        copy->origin = m->origin;
+    return copy;
 }

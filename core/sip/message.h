@@ -49,14 +49,27 @@ typedef struct sw_msg_hdr {
  *    and osip->req_uri is NULL when the Request-URI scheme is not sip, sips or
  *    tel (sanity answers those 416). The body is handed to libosip2 as one
  *    opaque body (multipart is not split).
- * sw_msg_header_add()/remove() change both; `raw` always keeps the bytes
- * that were received. */
+ * sw_msg_header_add()/remove()/set() and sw_msg_set_body() change both;
+ * `raw` always keeps the bytes that were received (NULL for a built message).
+ *
+ * Built messages (sw_msg_new_request/response) are made the way parsed ones
+ * are: the start line is checked by the parser's own rules and handed to
+ * libosip2, and each header added goes through the same calls as above, so
+ * every accessor works on them as on a parsed message. What libosip2's
+ * struct holds for a built message: the start line (method, req_uri — NULL
+ * for schemes other than sip/sips/tel, as when parsing —, version, status,
+ * reason), every header added since, the body and its Content-Type, and a
+ * Content-Length that set_body keeps up to date (osip->message, libosip2's
+ * cached text, is never filled: serialise with sw_msg_serialize). For a
+ * fully parsed copy made from the bytes that would be sent, use
+ * sw_msg_reparse(). */
 struct sw_msg {
     struct osip_message *osip;      /* parsed message, owned */
     char *raw;                      /* the exact bytes parsed (headers + body), owned, NUL-terminated */
     size_t raw_len;
-    size_t body_offset;             /* raw + body_offset is the body */
+    size_t body_offset;             /* raw + body_offset is the body (unless `body` is set) */
     size_t body_len;
+    char *body;                     /* body given to sw_msg_set_body (owned, NUL added), or NULL */
     sw_msg_origin_t origin;
     bool replied;                   /* a final response was sent for this request */
     /* start line, as received */
@@ -101,13 +114,65 @@ const char *sw_msg_header(const sw_msg_t *m, const char *name, size_t i);
 size_t sw_msg_header_count(const sw_msg_t *m, const char *name);
 /* One entry per header field line as received (a comma list inside one line
  * is one entry). Appends a header at the end: 0, or -1 when the name or value
- * is invalid or libosip2 refuses it (e.g. a second From). */
+ * is invalid, libosip2 refuses it (e.g. a second From), or the message
+ * already has SW_MSG_MAX_HEADERS (what we send must parse here too). */
 int sw_msg_header_add(sw_msg_t *m, const char *name, const char *value);
 /* Removes every field with that name: returns how many. */
 int sw_msg_header_remove(sw_msg_t *m, const char *name);
+/* Replaces every field with that name by one with `value`, at the place of
+ * the first (appended when there was none). 0, or -1 with the message
+ * unchanged when the name or value is invalid or libosip2 refuses the value
+ * (should memory run out half-way, the header is removed from both views).
+ * Content-Length may be set but sw_msg_serialize writes the real length. */
+int sw_msg_header_set(sw_msg_t *m, const char *name, const char *value);
+/* The body (never NULL for a message: "" with *len 0 when there is none;
+ * may hold NUL bytes, and a NUL follows it). */
 const char *sw_msg_body(const sw_msg_t *m, size_t *len);
 const char *sw_msg_version(const sw_msg_t *m);        /* "SIP/2.0" as written */
 const char *sw_msg_reason(const sw_msg_t *m);         /* response reason phrase; NULL for requests */
+
+/* ---- building messages (B-legs, relays, responses) ---------------------- */
+
+/* An empty request "method ruri SIP/2.0" (no header, no body) to fill with
+ * sw_msg_header_add/set and sw_msg_set_body. NULL when method is not a token
+ * or ruri is not a URI with a scheme and without spaces or control
+ * characters (the parser's rules for a received request line), or libosip2
+ * cannot parse a sip/sips/tel ruri. */
+sw_msg_t *sw_msg_new_request(const char *method, const char *ruri);
+
+/* An empty response "SIP/2.0 code reason". code 100-699; reason NULL gives
+ * the RFC 3261 phrase for the code ("" for a code it does not name); a
+ * reason with control characters (CR, LF, ...) gives NULL. The CSeq added
+ * later gives sw_msg_method(). */
+sw_msg_t *sw_msg_new_response(int code, const char *reason);
+
+/* Replaces the Request-URI of a request (same rules as sw_msg_new_request).
+ * 0, or -1 with the message unchanged. */
+int sw_msg_set_ruri(sw_msg_t *m, const char *ruri);
+
+/* Replaces the body: `len` bytes (binary allowed) of type content_type,
+ * which must then be a valid Content-Type value. body NULL or len 0 removes
+ * the body and the Content-Type header. Content-Length headers of the list
+ * are updated to the new length (one is added when a body is set and there
+ * is none), so sw_msg_header(m, "Content-Length", 0) reads true. 0, or -1:
+ * unchanged when content_type is missing or invalid; out of memory may
+ * leave the new Content-Type with the old body. */
+int sw_msg_set_body(sw_msg_t *m, const char *content_type, const char *body, size_t len);
+
+/* The message as bytes to send: start line, every header of the list in
+ * order (the list is authoritative; values as stored, one line each), one
+ * Content-Length with the real length of the body (at the place of the
+ * list's first Content-Length, whose value is ignored, further ones
+ * dropped; after the last header when the list has none), CRLF CRLF, the
+ * body. Returns a malloc'd buffer (a NUL follows it, not counted in *len)
+ * or NULL when out of memory. sw_msg_parse() of the result gives the same
+ * start line, headers (plus the Content-Length added, if any) and body. */
+char *sw_msg_serialize(const sw_msg_t *m, size_t *len);
+
+/* A new message parsed from sw_msg_serialize(m): every view exactly as for a
+ * received message (raw included), origin copied. NULL and *err (if not
+ * NULL) set on failure. */
+sw_msg_t *sw_msg_reparse(const sw_msg_t *m, const char **err);
 
 /* True when the header name name[0..name_len) (not NUL-terminated) is the
  * header `wanted`; case-insensitive, compact forms understood either way

@@ -362,14 +362,12 @@ static void add_trailer(strbuf_t *b, const char *extra_headers)
     sb_str(b, "Content-Length: 0\r\n\r\n");
 }
 
-char *sw_sip_build_reply(const sw_msg_t *req, int code, const char *reason, const char *to_tag,
-                         const char *extra_headers, size_t *len)
+int sw_sip_reply_base_init(const sw_msg_t *req, sw_sip_reply_base_t *base)
 {
-    if (req == NULL || !sw_msg_is_request(req) || code < 100 || code > 699)
-        return NULL;
+    memset(base, 0, sizeof *base);
+    if (req == NULL || !sw_msg_is_request(req))
+        return -1;
     strbuf_t b = {0};
-    add_status_line(&b, code, reason);
-
     bool top = true;
     for (size_t i = 0; i < req->hdr_count; i++) {
         const sw_msg_hdr_t *h = &req->hdrs[i];
@@ -393,19 +391,92 @@ char *sw_sip_build_reply(const sw_msg_t *req, int code, const char *reason, cons
         if (h == NULL)
             continue; /* insuf: answer with what there is */
         add_header(&b, copied[c], h);
-        if (strcmp(copied[c], "To") == 0 && code > 100 && sw_msg_to_tag(req) == NULL) {
-            char generated[20] = "";
-            if (to_tag == NULL || to_tag[0] == '\0') {
-                random_tag(generated, sizeof generated);
-                to_tag = generated;
-            }
-            sb_str(&b, ";tag=");
-            sb_str(&b, to_tag);
+        if (strcmp(copied[c], "To") == 0) {
+            base->has_to = true;
+            base->to_end = b.len;
         }
         sb_add(&b, "\r\n", 2);
     }
-    add_trailer(&b, extra_headers);
+    base->to_has_tag = sw_msg_to_tag(req) != NULL;
+    if (b.data == NULL && !b.failed)
+        sb_add(&b, "", 0); /* no header at all: an empty base, still usable */
+    base->text = sb_finish(&b, &base->len);
+    return base->text != NULL ? 0 : -1;
+}
+
+void sw_sip_reply_base_free(sw_sip_reply_base_t *base)
+{
+    if (base == NULL)
+        return;
+    free(base->text);
+    memset(base, 0, sizeof *base);
+}
+
+char *sw_sip_reply_from_base(const sw_sip_reply_base_t *base, int code, const char *reason, const char *to_tag,
+                             const char *extra_headers, const char *content_type, const char *body,
+                             size_t body_len, size_t *len)
+{
+    if (base == NULL || base->text == NULL || code < 100 || code > 699)
+        return NULL;
+    if (body == NULL)
+        body_len = 0;
+    strbuf_t b = {0};
+    add_status_line(&b, code, reason);
+    if (base->has_to && code > 100 && !base->to_has_tag) {
+        char generated[20] = "";
+        if (to_tag == NULL || to_tag[0] == '\0') {
+            random_tag(generated, sizeof generated);
+            to_tag = generated;
+        }
+        sb_add(&b, base->text, base->to_end);
+        sb_str(&b, ";tag=");
+        sb_str(&b, to_tag);
+        sb_add(&b, base->text + base->to_end, base->len - base->to_end);
+    } else {
+        sb_add(&b, base->text, base->len);
+    }
+    if (body_len == 0 && (content_type == NULL || content_type[0] == '\0')) {
+        add_trailer(&b, extra_headers);
+        return sb_finish(&b, len);
+    }
+    sb_str(&b, "Server: sipswitch/" SIPSWITCH_VERSION "\r\n");
+    if (extra_headers != NULL && extra_headers[0] != '\0') {
+        sb_str(&b, extra_headers);
+        if (extra_headers[strlen(extra_headers) - 1] != '\n')
+            sb_add(&b, "\r\n", 2);
+    }
+    /* a Content-Type that would break the header line is left out */
+    if (content_type != NULL && content_type[0] != '\0' && strpbrk(content_type, "\r\n") == NULL) {
+        sb_str(&b, "Content-Type: ");
+        sb_str(&b, content_type);
+        sb_add(&b, "\r\n", 2);
+    }
+    char cl[48];
+    snprintf(cl, sizeof cl, "Content-Length: %zu\r\n\r\n", body_len);
+    sb_str(&b, cl);
+    if (body_len)
+        sb_add(&b, body, body_len);
     return sb_finish(&b, len);
+}
+
+char *sw_sip_build_reply_body(const sw_msg_t *req, int code, const char *reason, const char *to_tag,
+                              const char *extra_headers, const char *content_type, const char *body,
+                              size_t body_len, size_t *len)
+{
+    if (req == NULL || !sw_msg_is_request(req) || code < 100 || code > 699)
+        return NULL;
+    sw_sip_reply_base_t base;
+    if (sw_sip_reply_base_init(req, &base) != 0)
+        return NULL;
+    char *out = sw_sip_reply_from_base(&base, code, reason, to_tag, extra_headers, content_type, body, body_len, len);
+    sw_sip_reply_base_free(&base);
+    return out;
+}
+
+char *sw_sip_build_reply(const sw_msg_t *req, int code, const char *reason, const char *to_tag,
+                         const char *extra_headers, size_t *len)
+{
+    return sw_sip_build_reply_body(req, code, reason, to_tag, extra_headers, NULL, NULL, 0, len);
 }
 
 /* ---- responses to bytes that did not parse ---------------------------------- */
@@ -532,6 +603,18 @@ char *sw_sip_build_reply_raw(const char *buf, size_t buflen, const sw_msg_origin
 }
 
 /* ---- where responses go ----------------------------------------------------- */
+
+void sw_sip_response_target(const sw_msg_t *req, bool force_rport, struct sockaddr_storage *addr,
+                            socklen_t *addr_len)
+{
+    if (force_rport || req->origin.transport != SW_TRANSPORT_UDP) {
+        memset(addr, 0, sizeof *addr);
+        memcpy(addr, &req->origin.src, req->origin.src_len);
+        *addr_len = req->origin.src_len;
+        return;
+    }
+    sw_sip_reply_destination(req, addr, addr_len);
+}
 
 void sw_sip_reply_destination(const sw_msg_t *req, struct sockaddr_storage *addr, socklen_t *addr_len)
 {

@@ -103,6 +103,35 @@ bool sw_sip_method_known(const char *method);
 char *sw_sip_build_reply(const sw_msg_t *req, int code, const char *reason, const char *to_tag,
                          const char *extra_headers, size_t *len);
 
+/* The same with a body: Content-Type (left out when NULL or empty, or when
+ * it holds CR/LF) and Content-Length: body_len, then the body bytes. With no
+ * body and no content type the result is exactly sw_sip_build_reply's. */
+char *sw_sip_build_reply_body(const sw_msg_t *req, int code, const char *reason, const char *to_tag,
+                              const char *extra_headers, const char *content_type, const char *body,
+                              size_t body_len, size_t *len);
+
+/* What every response to one request copies from it, taken once so a
+ * transaction can answer later without keeping the parsed request: the Via
+ * lines (received/rport filled in as above), From, To, Call-ID and CSeq,
+ * each a "Name: value\r\n" line, in that order. */
+typedef struct sw_sip_reply_base {
+    char *text;                 /* malloc'd, NUL-terminated */
+    size_t len;
+    bool has_to;                /* the request had a To */
+    size_t to_end;              /* where the To value ends in text: a tag goes there */
+    bool to_has_tag;            /* the request's To has a tag already (kept alone) */
+} sw_sip_reply_base_t;
+
+/* 0, or -1 when req is not a request or memory ran out. */
+int sw_sip_reply_base_init(const sw_msg_t *req, sw_sip_reply_base_t *base);
+void sw_sip_reply_base_free(sw_sip_reply_base_t *base);
+/* A response from a base, with the same rules as sw_sip_build_reply_body
+ * (To tag added when code > 100 and the request's To had none; a random one
+ * when to_tag is NULL or empty). NULL on a bad code or no memory. */
+char *sw_sip_reply_from_base(const sw_sip_reply_base_t *base, int code, const char *reason, const char *to_tag,
+                             const char *extra_headers, const char *content_type, const char *body,
+                             size_t body_len, size_t *len);
+
 /* Builds a response for bytes that could not be framed or parsed, from the
  * raw header lines: every Via and the first From, To, Call-ID and CSeq
  * (compact forms too), copied verbatim with their continuation lines; then
@@ -118,6 +147,12 @@ char *sw_sip_build_reply_raw(const char *buf, size_t buflen, const sw_msg_origin
  * connection). UDP: the source IP (maddr is ignored) with the source port
  * when the top Via has rport, else the Via sent-by port, else 5060. */
 void sw_sip_reply_destination(const sw_msg_t *req, struct sockaddr_storage *addr, socklen_t *addr_len);
+
+/* Where a response to req goes, honouring the core's force_rport: with it
+ * (or over TCP/TLS) the source address as it is; without it on UDP,
+ * sw_sip_reply_destination. */
+void sw_sip_response_target(const sw_msg_t *req, bool force_rport, struct sockaddr_storage *addr,
+                            socklen_t *addr_len);
 
 /* Reason phrase for a status code ("Not Found"); a generic one of the class
  * for unlisted codes. */

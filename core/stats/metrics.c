@@ -143,6 +143,17 @@ char *sw_metrics_render(void)
     render_counter(&o, "sipswitch_script_loads_refused_total", "Script (re)loads refused (compile or top-level error)", load(&sw_metrics.script_loads_refused));
     render_counter(&o, "sipswitch_reloads_total", "Successful reloads (SIGHUP or API)", load(&sw_metrics.reloads_ok));
     render_counter(&o, "sipswitch_reloads_failed_total", "Reloads refused (bad cfg or script)", load(&sw_metrics.reloads_failed));
+    static const char *const tx_kinds[SW_TX_METRIC_KINDS] = {NULL, "server_invite", "server_non_invite",
+                                                             "client_invite", "client_non_invite"};
+    sw_strbuf_printf(&o, "# HELP sipswitch_sip_transactions Live SIP transactions, by kind\n"
+                         "# TYPE sipswitch_sip_transactions gauge\n");
+    for (int k = 1; k < SW_TX_METRIC_KINDS; k++)
+        sw_strbuf_printf(&o, "sipswitch_sip_transactions{kind=\"%s\"} %lld\n", tx_kinds[k],
+                         (long long)atomic_load_explicit(&sw_metrics.transactions[k], memory_order_relaxed));
+    render_counter(&o, "sipswitch_sip_retransmissions_total", "SIP requests and responses re-sent on the resend schedule", load(&sw_metrics.tx_retransmissions));
+    render_counter(&o, "sipswitch_sip_retransmissions_absorbed_total", "Retransmitted SIP requests and responses absorbed by a transaction", load(&sw_metrics.tx_absorbed));
+    render_counter(&o, "sipswitch_sip_transaction_timeouts_total", "SIP transactions that timed out (no answer, or a final response never ACKed)", load(&sw_metrics.tx_timeouts));
+    render_counter(&o, "sipswitch_sip_transaction_transport_errors_total", "Client SIP transactions failed by the transport (TCP connect refused or lost)", load(&sw_metrics.tx_transport_errors));
 
     pthread_mutex_lock(&stats_lock);
     for (struct sw_stat *st = stats_head; st; st = st->next) {

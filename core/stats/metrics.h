@@ -27,6 +27,9 @@ typedef enum {
     SW_DROP_COUNT
 } sw_drop_reason_t;
 
+/* sw_tx_kind_t runs 1..4 (transaction.h); index 0 is unused. */
+#define SW_TX_METRIC_KINDS 5
+
 typedef struct sw_metrics {
     _Atomic uint64_t requests_in[SW_M_COUNT];
     _Atomic uint64_t requests_out[SW_M_COUNT];
@@ -44,6 +47,12 @@ typedef struct sw_metrics {
     _Atomic int64_t tcp_connections;
     _Atomic uint64_t bytes_in;
     _Atomic uint64_t bytes_out;
+    /* the transaction layer (core/sip/transaction.c) */
+    _Atomic int64_t transactions[SW_TX_METRIC_KINDS]; /* live, indexed by sw_tx_kind_t (0 unused) */
+    _Atomic uint64_t tx_retransmissions;  /* requests and responses we re-sent on the resend schedule */
+    _Atomic uint64_t tx_absorbed;         /* retransmitted requests and responses absorbed */
+    _Atomic uint64_t tx_timeouts;         /* client: no answer in time; server: final never ACKed */
+    _Atomic uint64_t tx_transport_errors; /* client transactions failed by the transport (TCP connect) */
 } sw_metrics_t;
 
 extern sw_metrics_t sw_metrics;

@@ -140,6 +140,7 @@ static void test_every_error_class(void **state)
         {"[core]\nload = Bad-Name\n[mod]\nsecret=x\n", "t.cfg:2: load: 'Bad-Name' is not a module name"},
         {"[core]\nload = cdr, cdr\n[mod]\nsecret=x\n", "t.cfg:2: load: module 'cdr' listed twice"},
         {"[core]\nlisten =\n[mod]\nsecret=x\n", "listen: at least one SIP socket is needed"},
+        {"[core]\n[mod]\nsecret=x\nstop_switch_codes = 404\n", "t.cfg:4: 'stop_switch_codes' can only be set in [gateway NAME] sections"},
         {"[core]\nlisten = udp:127.0.0.1\n[mod]\nsecret=x\n", "t.cfg:2: listen: 'udp:127.0.0.1': missing port"},
         {"[core]\nhttp = localhost\n[mod]\nsecret=x\n", "t.cfg:2: http: expected host:port"},
     };
