@@ -15,6 +15,9 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "call/call.h"
+#include "call/gateways.h"
+#include "call/sources.h"
 #include "cfg/core_params.h"
 #include "http/mgmt.h"
 #include "log.h"
@@ -27,12 +30,19 @@
 #include "stats/metrics.h"
 #include "sipswitch/version.h"
 
+/* What the call engine routes with, rebuilt with every cfg. */
+typedef struct routing {
+    sw_gateways_t gateways;
+    sw_sources_t *sources;
+} routing_t;
+
 typedef struct daemon_state {
     sw_daemon_options_t opts;
     sw_cfg_t *cfg;
     sw_core_settings_t core;
     sw_modules_t modules;
     sw_lua_engine_t *lua;
+    routing_t routing;
     uv_signal_t sig_hup, sig_term, sig_int;
     time_t started_at;
     bool running;
@@ -70,7 +80,7 @@ static const char *module_search_path(const sw_daemon_options_t *o)
 /* Reads cfg, resolves [core], opens the modules it names (when `mods` is not
  * open yet) or reuses them, and resolves everything else. */
 static sw_cfg_t *load_config(const sw_daemon_options_t *o, sw_core_settings_t *core, sw_modules_t *mods,
-                             bool open_modules, sw_errors_t *errs)
+                             bool open_modules, routing_t *routing, sw_errors_t *errs)
 {
     memset(core, 0, sizeof *core);
     sw_cfg_t *cfg = sw_cfg_read(o->cfg_path, errs);
@@ -82,7 +92,45 @@ static sw_cfg_t *load_config(const sw_daemon_options_t *o, sw_core_settings_t *c
                         core->load_line, errs);
     sw_modules_declare_params(mods, cfg, errs);
     sw_cfg_resolve_all(cfg, errs);
+    if (routing && !errs->count) {
+        routing->sources = sw_sources_build(sw_cfg_view(cfg, "core"), errs);
+        sw_gateways_build(sw_cfg_view(cfg, "core"), &routing->gateways, errs);
+    }
     return cfg;
+}
+
+static void routing_free(routing_t *r)
+{
+    sw_sources_free(r->sources);
+    sw_gateways_free(&r->gateways);
+    memset(r, 0, sizeof *r);
+}
+
+/* The call engine's settings from [core] and the routing tables. */
+static void configure_calls(const sw_core_settings_t *core, routing_t *r)
+{
+    sw_call_settings_t s;
+    memset(&s, 0, sizeof s);
+    s.passthrough_headers = core->passthrough;
+    s.n_passthrough = core->n_passthrough;
+    s.invite_timeout_ms = 10000; /* SS_SIP_TIMEOUT_INVITE's default; per attempt from the script */
+    s.allow_unknown_sources = core->allow_unknown_sources;
+    for (size_t i = 0; i < core->n_listen; i++) {
+        const sw_listen_spec_t *l = &core->listen[i];
+        if (!s.local_host[0])
+            snprintf(s.local_host, sizeof s.local_host, "%s", l->host);
+        if (l->transport == SW_TRANSPORT_UDP && !s.udp_port) {
+            s.udp_port = l->port;
+            s.udp_socket_id = i + 1; /* listener ids are their index + 1 (transport.c) */
+        }
+        if (l->transport == SW_TRANSPORT_TCP && !s.tcp_port)
+            s.tcp_port = l->port;
+    }
+    if (core->advertise && *core->advertise)
+        snprintf(s.local_host, sizeof s.local_host, "%s", core->advertise);
+    if (!s.udp_port)
+        s.udp_port = s.tcp_port;
+    sw_calls_configure(&s, &r->gateways, r->sources, d.lua, &d.modules);
 }
 
 static void lua_limits(const sw_core_settings_t *core, sw_lua_limits_t *l)
@@ -109,7 +157,9 @@ int sw_daemon_check(const sw_daemon_options_t *o)
     sw_core_settings_t core;
     sw_modules_t mods;
     memset(&mods, 0, sizeof mods);
-    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &errs);
+    routing_t routing;
+    memset(&routing, 0, sizeof routing);
+    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &routing, &errs);
     /* init the modules too (they bind no socket before start): their init
      * validates what the cfg parser cannot, and the script's top level may
      * call their functions */
@@ -140,6 +190,7 @@ int sw_daemon_check(const sw_daemon_options_t *o)
         printf("%s: OK (%zu module%s, script %s)\n", o->cfg_path, mods.count, mods.count == 1 ? "" : "s",
                core.script);
     sw_modules_shutdown(&mods);
+    routing_free(&routing);
     sw_core_settings_free(&core);
     sw_cfg_free(cfg);
     sw_errors_clear(&errs);
@@ -203,7 +254,9 @@ int sw_daemon_dump_params(const sw_daemon_options_t *o, bool markdown)
     sw_core_settings_t core;
     sw_modules_t mods;
     memset(&mods, 0, sizeof mods);
-    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &errs);
+    routing_t routing;
+    memset(&routing, 0, sizeof routing);
+    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &routing, &errs);
     if (!cfg) {
         /* no readable cfg: the core's parameters alone */
         cfg = sw_cfg_read_string(o->cfg_path, "", &errs);
@@ -220,6 +273,7 @@ int sw_daemon_dump_params(const sw_daemon_options_t *o, bool markdown)
     dump_ctx_t ctx = {.markdown = markdown};
     sw_cfg_visit_params(cfg, dump_param, &ctx);
     sw_modules_shutdown(&mods);
+    routing_free(&routing);
     sw_core_settings_free(&core);
     sw_cfg_free(cfg);
     sw_errors_clear(&errs);
@@ -267,7 +321,9 @@ int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
 {
     sw_notice("reload requested (%s)", trigger);
     sw_core_settings_t core;
-    sw_cfg_t *cfg = load_config(&d.opts, &core, &d.modules, false, errs);
+    routing_t routing;
+    memset(&routing, 0, sizeof routing);
+    sw_cfg_t *cfg = load_config(&d.opts, &core, &d.modules, false, &routing, errs);
     if (cfg && !errs->count) {
         sw_lua_limits_t lim;
         lua_limits(&core, &lim);
@@ -279,6 +335,7 @@ int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
         sw_metric_inc(&sw_metrics.reloads_failed);
         log_errors(SW_LOG_ERROR, errs);
         sw_error("reload refused: the running cfg and script are unchanged");
+        routing_free(&routing);
         sw_core_settings_free(&core);
         sw_cfg_free(cfg);
         return -1;
@@ -296,6 +353,11 @@ int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
     configure_transactions(&core);
     sw_core_settings_free(&d.core);
     d.core = core;
+    /* calls in progress copied what they use of the old tables; the engine
+     * keeps pointers, so it is given the tables' final home, d.routing */
+    routing_free(&d.routing);
+    d.routing = routing;
+    configure_calls(&d.core, &d.routing);
     sw_cfg_free(d.cfg);
     d.cfg = cfg;
     sw_metric_inc(&sw_metrics.reloads_ok);
@@ -351,11 +413,12 @@ int sw_daemon_run(const sw_daemon_options_t *o)
     memset(&d, 0, sizeof d);
     d.opts = *o;
     sw_errors_t errs = {0};
-    d.cfg = load_config(o, &d.core, &d.modules, true, &errs);
+    d.cfg = load_config(o, &d.core, &d.modules, true, &d.routing, &errs);
     if (!d.cfg || errs.count) {
         print_errors(&errs);
         fprintf(stderr, "sipswitch: not started: fix the errors above (sipswitch --check -c %s)\n", o->cfg_path);
         sw_modules_shutdown(&d.modules);
+        routing_free(&d.routing);
         sw_core_settings_free(&d.core);
         sw_cfg_free(d.cfg);
         sw_errors_clear(&errs);
@@ -385,6 +448,7 @@ int sw_daemon_run(const sw_daemon_options_t *o)
     sw_frontdoor_settings_t fs = {.max_message_size = d.core.max_message_size, .force_rport = d.core.force_rport};
     sw_frontdoor_configure(&fs, &d.modules);
     configure_transactions(&d.core);
+    configure_calls(&d.core, &d.routing);
     if (sw_transport_start(&d.core, &errs))
         goto out;
     if (sw_mgmt_start(d.core.http, &errs))
@@ -411,7 +475,9 @@ out:
         log_errors(SW_LOG_ERROR, &errs);
         sw_error("not started: fix the errors above");
     }
-    /* shutdown: stop taking work, then let modules clean up */
+    /* shutdown: end the calls while the sockets can still carry the BYEs,
+     * stop taking work, then let modules clean up */
+    sw_calls_shutdown();
     sw_mgmt_stop();
     sw_loop_jobs_close();
     sw_transport_stop();
@@ -423,6 +489,7 @@ out:
     uv_walk(loop, close_walk, NULL);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
+    routing_free(&d.routing);
     sw_core_settings_free(&d.core);
     sw_cfg_free(d.cfg);
     sw_errors_clear(&errs);

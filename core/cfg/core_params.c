@@ -60,6 +60,9 @@ const sw_param_t sw_core_params[] = {
              "fails (an INVITE gets 500) and the switch keeps serving."),
     P(.name = "lua_memory_limit", .type = SW_PARAM_INT, .default_value = "256", .min = 8, .max = 65536,
       .flags = SW_PARAM_RELOADABLE, .doc = "Memory the Lua state may use, in MiB."),
+    P(.name = "advertise_address", .type = SW_PARAM_STRING, .default_value = "",
+      .doc = "Address the switch writes in Via, Contact and From toward gateways; empty: the host of the first "
+             "'listen' socket (set it when listening on 0.0.0.0 or behind NAT). Changing it needs a restart."),
     P(.name = "passthrough_headers", .type = SW_PARAM_STRING_LIST, .default_value = "",
       .flags = SW_PARAM_RELOADABLE,
       .doc = "Headers copied from the caller's INVITE to every gateway INVITE (e.g. P-Asserted-Identity, "
@@ -221,6 +224,7 @@ int sw_core_settings_load(sw_cfg_t *cfg, sw_core_settings_t *out, sw_errors_t *e
     out->qos_signal = (int)sw_config_int(v, "qos_signal");
     out->force_rport = sw_config_int(v, "force_rport") != 0;
     out->allow_unknown_sources = sw_config_int(v, "allow_unknown_sources") != 0;
+    out->advertise = strdup(sw_config_str(v, "advertise_address"));
     out->n_passthrough = sw_config_list_len(v, "passthrough_headers");
     out->passthrough = calloc(out->n_passthrough + 1, sizeof *out->passthrough);
     for (size_t i = 0; i < out->n_passthrough; i++)
@@ -237,6 +241,7 @@ void sw_core_settings_free(sw_core_settings_t *s)
 {
     free(s->script);
     free(s->http);
+    free(s->advertise);
     free(s->module_dir);
     for (size_t i = 0; i < s->n_load; i++)
         free(s->load[i]);

@@ -36,6 +36,7 @@ typedef struct sw_core_settings {
     int qos_signal;
     bool force_rport;
     bool allow_unknown_sources;
+    char *advertise;            /* advertise_address, "" = the first listen host */
     char **passthrough;         /* header names copied from A to B */
     size_t n_passthrough;
     size_t max_message_size;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "call/call.h"
 #include "log.h"
 #include "module/loader.h"
 #include "net/transport.h"
@@ -135,7 +136,8 @@ static void answer_cancel(sw_msg_t *m, sw_tx_t *invite)
         return;
     }
     sw_frontdoor_reply(m, 200, "OK", NULL);
-    if (sw_tx_server_pending(invite)) {
+    /* a call cancels its gateway attempt and answers the caller 487 itself */
+    if (!sw_calls_cancel(invite) && sw_tx_server_pending(invite)) {
         sw_tx_reply_t r = {.code = 487};
         sw_tx_server_respond(invite, &r);
     }
@@ -148,8 +150,9 @@ static void answer_request(sw_msg_t *m, sw_tx_t *cancelled_invite)
     bool in_dialog = sw_msg_to_tag(m) != NULL;
     char extra[512];
     if (strcmp(method, "ACK") == 0) {
-        /* an end-to-end ACK with no dialog layer to take it yet */
-        count_drop(SW_DROP_ACK_NO_TRANSACTION);
+        /* an end-to-end ACK: the call's, or nobody's */
+        if (!sw_calls_in_dialog(m, NULL))
+            count_drop(SW_DROP_ACK_NO_TRANSACTION);
         return;
     }
     if (strcmp(method, "CANCEL") == 0) {
@@ -162,14 +165,15 @@ static void answer_request(sw_msg_t *m, sw_tx_t *cancelled_invite)
         sw_frontdoor_reply(m, 200, "OK", extra);
         return;
     }
+    if (in_dialog && sw_calls_in_dialog(m, current_tx))
+        return;
     if (in_dialog || strcmp(method, "BYE") == 0 ||
         strcmp(method, "PRACK") == 0 || strcmp(method, "UPDATE") == 0 || strcmp(method, "INFO") == 0) {
         sw_frontdoor_reply(m, 481, "Call/Transaction Does Not Exist", NULL);
         return;
     }
-    if (strcmp(method, "INVITE") == 0) {
-        /* the call engine (routing through the Lua script) is not built yet */
-        sw_frontdoor_reply(m, 404, "Not Found (no route)", NULL);
+    if (strcmp(method, "INVITE") == 0 && current_tx) {
+        sw_calls_new_invite(m, current_tx);
         return;
     }
     snprintf(extra, sizeof extra, "Allow: %s\r\n", sw_sip_allowed_methods);

@@ -2,7 +2,7 @@
 # The daemon answers OPTIONS (sipp and raw UDP), refuses what it cannot
 # route yet with the right codes, and counts everything in /metrics.
 . "$(dirname "$0")/lib.sh"
-write_cfg
+write_cfg "allow_unknown_sources = On"
 start_switch || { fail "start"; finish; }
 
 # sipp: 20 OPTIONS at 20/s, each must get 200 with the headers the scenario checks

@@ -4,7 +4,7 @@
 # retransmitted on resend_interval until the ACK, TCP never retransmits,
 # CANCEL without a pending INVITE gets 481, and /metrics shows it all.
 . "$(dirname "$0")/lib.sh"
-write_cfg "resend_interval = 0.1, 0.2, 0.4"
+write_cfg "resend_interval = 0.1, 0.2, 0.4" "allow_unknown_sources = On"
 start_switch || { fail "start"; finish; }
 export SIP_PORT WORK
 request_msg INVITE >"$WORK/invite.tmpl"
@@ -110,7 +110,7 @@ check "metrics: retransmissions absorbed" grep -qE '^sipswitch_sip_retransmissio
 check "metrics: transaction timeouts counter" grep -qE '^sipswitch_sip_transaction_timeouts_total [0-9]+$' "$WORK/http.body"
 
 # a reload with another schedule keeps answering
-write_cfg "resend_interval = 0.5, 1"
+write_cfg "resend_interval = 0.5, 1" "allow_unknown_sources = On"
 kill -HUP "$SW_PID"
 sleep 0.3
 resp=$(options_msg | sip_udp - --template)

@@ -1,0 +1,1023 @@
+/* The B2BUA call engine: see call.h. One INVITE from a customer becomes a
+ * call; the route script returns a chain of gateways; each attempt is a new
+ * dialog toward one gateway; the first to answer is bridged to the caller.
+ *
+ * Ownership: a call owns its strings, its attempts and its relays. Every
+ * transaction it started or answers carries the call as user data and is
+ * detached (sw_tx_detach) when the call ends, so no callback ever sees a
+ * freed call. */
+#include "config.h"
+
+#include "call/call.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <uv.h>
+
+#include "call/call_lua.h"
+#include "log.h"
+#include "loop_jobs.h"
+#include "module/loader.h"
+#include "net/transport.h"
+#include "sip/sip.h"
+#include "stats/metrics.h"
+
+/* ---- environment ------------------------------------------------------------ */
+
+static struct {
+    sw_call_settings_t settings;
+    const sw_gateways_t *gateways;
+    const sw_sources_t *sources;
+    struct sw_lua_engine *lua;
+    struct sw_modules *modules;
+} env;
+
+#define CALL_BUCKETS 65536 /* power of two; chains stay short up to ~100k calls */
+static sw_call_t *by_a[CALL_BUCKETS], *by_b[CALL_BUCKETS];
+static size_t n_calls;
+static uint64_t next_call_id = 1;
+
+void sw_calls_configure(const sw_call_settings_t *s, const sw_gateways_t *gateways, const sw_sources_t *sources,
+                        struct sw_lua_engine *lua, struct sw_modules *modules)
+{
+    env.settings = *s;
+    env.gateways = gateways;
+    env.sources = sources;
+    env.lua = lua;
+    env.modules = modules;
+}
+
+size_t sw_calls_count(void)
+{
+    return n_calls;
+}
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static char *xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
+static char *xprintf(const char *fmt, ...) SW_PRINTF(1, 2);
+static char *xprintf(const char *fmt, ...)
+{
+    va_list ap, ap2;
+    va_start(ap, fmt);
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (!s)
+        abort();
+    vsnprintf(s, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    return s;
+}
+
+static uint64_t now_ms(void)
+{
+    return sw_loop() ? uv_now(sw_loop()) : 0;
+}
+
+static void random_token(char *buf, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t rnd[16];
+    if (uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL) != 0)
+        for (size_t i = 0; i < sizeof rnd; i++)
+            rnd[i] = (uint8_t)rand();
+    size_t k = 0;
+    for (size_t i = 0; i < sizeof rnd && k + 2 < n; i++) {
+        buf[k++] = hex[rnd[i] >> 4];
+        buf[k++] = hex[rnd[i] & 15];
+    }
+    buf[k] = '\0';
+}
+
+static uint32_t hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (; s && *s; s++) {
+        h ^= (unsigned char)*s;
+        h *= 16777619u;
+    }
+    return h & (CALL_BUCKETS - 1);
+}
+
+/* The value of parameter `name` (e.g. "tag") in a header value, malloc'd. */
+static char *header_param(const char *value, const char *name)
+{
+    size_t nl = strlen(name);
+    const char *p = value;
+    /* parameters come after the address: skip a <...> part */
+    const char *gt = value ? strchr(value, '>') : NULL;
+    if (gt)
+        p = gt;
+    while (p && (p = strchr(p, ';')) != NULL) {
+        p++;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (strncasecmp(p, name, nl) == 0) {
+            const char *v = p + nl;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            if (*v != '=')
+                continue;
+            v++;
+            while (*v == ' ' || *v == '\t')
+                v++;
+            size_t len = strcspn(v, ";,> \t\r\n");
+            return strndup(v, len);
+        }
+    }
+    return NULL;
+}
+
+/* The URI inside a name-addr ("Name" <sip:x@y>;p) or an addr-spec. */
+static char *header_uri(const char *value)
+{
+    if (!value)
+        return NULL;
+    const char *lt = strchr(value, '<');
+    if (lt) {
+        const char *gt = strchr(lt, '>');
+        return gt ? strndup(lt + 1, (size_t)(gt - lt - 1)) : NULL;
+    }
+    while (*value == ' ')
+        value++;
+    return strndup(value, strcspn(value, "; \t"));
+}
+
+/* The user part of a sip:/sips:/tel: URI ("" when none). */
+static char *uri_user(const char *uri)
+{
+    if (!uri)
+        return xstrdup("");
+    const char *p = strchr(uri, ':');
+    p = p ? p + 1 : uri;
+    if (strncasecmp(uri, "tel:", 4) == 0)
+        return strndup(p, strcspn(p, ";"));
+    const char *at = strchr(p, '@');
+    if (!at)
+        return xstrdup("");
+    return strndup(p, strcspn(p, ":;@") < (size_t)(at - p) ? strcspn(p, ":;@") : (size_t)(at - p));
+}
+
+/* The quoted or token display name of a name-addr, or NULL. */
+static char *header_display(const char *value)
+{
+    if (!value)
+        return NULL;
+    while (*value == ' ')
+        value++;
+    if (*value == '"') {
+        const char *end = value + 1;
+        while (*end && *end != '"') {
+            if (*end == '\\' && end[1])
+                end++;
+            end++;
+        }
+        return strndup(value + 1, (size_t)(end - value - 1));
+    }
+    const char *lt = strchr(value, '<');
+    if (!lt || lt == value)
+        return NULL;
+    size_t n = (size_t)(lt - value);
+    while (n && value[n - 1] == ' ')
+        n--;
+    return n ? strndup(value, n) : NULL;
+}
+
+static bool is_sdp(const sw_msg_t *m)
+{
+    const char *ct = sw_msg_header(m, "Content-Type", 0);
+    return ct && strncasecmp(ct, "application/sdp", 15) == 0;
+}
+
+static void side_free(sw_dialog_side_t *s)
+{
+    free(s->call_id);
+    free(s->local_tag);
+    free(s->remote_tag);
+    free(s->local_uri);
+    free(s->remote_uri);
+    free(s->remote_target);
+    free(s->route_set);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- index ---------------------------------------------------------------------- */
+
+static void index_a(sw_call_t *c)
+{
+    uint32_t h = hash_str(c->a.call_id);
+    c->next_a = by_a[h];
+    by_a[h] = c;
+}
+
+static void index_b(sw_call_t *c)
+{
+    uint32_t h = hash_str(c->b.call_id);
+    c->next_b = by_b[h];
+    by_b[h] = c;
+}
+
+static void unindex(sw_call_t **table, sw_call_t *c, const char *call_id, bool a_side)
+{
+    if (!call_id)
+        return;
+    sw_call_t **pp = &table[hash_str(call_id)];
+    while (*pp) {
+        if (*pp == c) {
+            *pp = a_side ? c->next_a : c->next_b;
+            return;
+        }
+        pp = a_side ? &(*pp)->next_a : &(*pp)->next_b;
+    }
+}
+
+static sw_call_t *find_call(const char *call_id, bool *is_a)
+{
+    if (!call_id)
+        return NULL;
+    uint32_t h = hash_str(call_id);
+    for (sw_call_t *c = by_a[h]; c; c = c->next_a)
+        if (strcmp(c->a.call_id, call_id) == 0) {
+            *is_a = true;
+            return c;
+        }
+    for (sw_call_t *c = by_b[h]; c; c = c->next_b)
+        if (c->b.call_id && strcmp(c->b.call_id, call_id) == 0) {
+            *is_a = false;
+            return c;
+        }
+    return NULL;
+}
+
+/* ---- relays of in-dialog requests ----------------------------------------------- */
+
+typedef struct sw_relay {
+    sw_call_t *call;
+    sw_tx_t *server;            /* the request we answer */
+    sw_tx_t *client;            /* the request we sent on the other leg */
+    bool to_a;                  /* sent toward the caller */
+    bool is_invite;
+    struct sw_relay *next;
+} sw_relay_t;
+
+static void relay_unlink(sw_relay_t *r)
+{
+    for (sw_relay_t **pp = &r->call->relays; *pp; pp = &(*pp)->next)
+        if (*pp == r) {
+            *pp = r->next;
+            break;
+        }
+}
+
+/* ---- building and sending requests on a leg ------------------------------------ */
+
+static const char *transport_name(sw_transport_t t)
+{
+    return t == SW_TRANSPORT_TCP ? "TCP" : "UDP";
+}
+
+static uint16_t local_port(sw_transport_t t)
+{
+    return t == SW_TRANSPORT_TCP && env.settings.tcp_port ? env.settings.tcp_port : env.settings.udp_port;
+}
+
+static char *our_contact(sw_transport_t t)
+{
+    return xprintf("<sip:sipswitch@%s:%u%s>", env.settings.local_host, local_port(t),
+                   t == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
+}
+
+/* A request inside the dialog of `side` (BYE, relayed re-INVITE, ...).
+ * remote_uri of the A side already carries the caller's tag (it is the
+ * caller's From header); the B side's gets the gateway's tag appended. */
+static sw_msg_t *build_in_dialog(sw_call_t *c, sw_dialog_side_t *side, const char *method, uint32_t cseq,
+                                 char *branch_out, size_t branch_len)
+{
+    sw_tx_new_branch(branch_out, branch_len);
+    sw_msg_t *m = sw_msg_new_request(method, side->remote_target);
+    if (!m)
+        return NULL;
+    char *via = xprintf("SIP/2.0/%s %s:%u;branch=%s;rport", transport_name(side->dest.transport),
+                        env.settings.local_host, local_port(side->dest.transport), branch_out);
+    char *from = xprintf("%s;tag=%s", side->local_uri, side->local_tag);
+    char *to = side == &c->a || !side->remote_tag ? xstrdup(side->remote_uri)
+                                                  : xprintf("%s;tag=%s", side->remote_uri, side->remote_tag);
+    char *cs = xprintf("%u %s", cseq, method);
+    sw_msg_header_add(m, "Via", via);
+    sw_msg_header_add(m, "Max-Forwards", "70");
+    sw_msg_header_add(m, "From", from);
+    sw_msg_header_add(m, "To", to);
+    sw_msg_header_add(m, "Call-ID", side->call_id);
+    sw_msg_header_add(m, "CSeq", cs);
+    if (side->route_set)
+        for (char *r = side->route_set, *save = NULL, *tok; (tok = strtok_r(r, "\n", &save)) != NULL; r = NULL)
+            sw_msg_header_add(m, "Route", tok);
+    free(via);
+    free(from);
+    free(to);
+    free(cs);
+    return m;
+}
+
+static sw_tx_t *send_request(sw_msg_t *m, const char *method, const char *branch, const sw_tx_destination_t *dest,
+                             uint32_t invite_timeout_ms, const sw_tx_client_cbs_t *cbs, void *ud)
+{
+    size_t len = 0;
+    char *bytes = sw_msg_serialize(m, &len);
+    sw_msg_free(m);
+    if (!bytes)
+        return NULL;
+    sw_tx_client_options_t opts = {.invite_timeout_ms = invite_timeout_ms};
+    sw_tx_t *tx = sw_tx_client_send(method, branch, bytes, len, dest, &opts, cbs, ud);
+    free(bytes);
+    if (tx)
+        sw_metric_inc(&sw_metrics.requests_out[sw_method_index(method)]);
+    return tx;
+}
+
+/* BYE on one leg, fire and forget: the answer does not change anything. */
+static void send_bye(sw_call_t *c, sw_dialog_side_t *side)
+{
+    if (!side->call_id || !side->remote_target)
+        return;
+    char branch[64];
+    sw_msg_t *m = build_in_dialog(c, side, "BYE", ++side->local_cseq, branch, sizeof branch);
+    if (!m)
+        return;
+    sw_tx_t *tx = send_request(m, "BYE", branch, &side->dest, 0, NULL, NULL);
+    (void)tx;
+}
+
+/* The end-to-end ACK for a 2xx on the B side (no transaction: RFC 3261 13.2.2.4). */
+static void send_b_ack(sw_call_t *c, uint32_t cseq)
+{
+    char branch[64];
+    sw_msg_t *m = build_in_dialog(c, &c->b, "ACK", cseq, branch, sizeof branch);
+    if (!m)
+        return;
+    /* build_in_dialog used the CSeq method ACK with the INVITE's number */
+    size_t len = 0;
+    char *bytes = sw_msg_serialize(m, &len);
+    sw_msg_free(m);
+    if (bytes && sw_tx_send_ack(bytes, len, &c->b.dest) == 0)
+        sw_metric_inc(&sw_metrics.requests_out[SW_M_ACK]);
+    free(bytes);
+    c->b_acked = true;
+}
+
+/* ---- answering the caller ----------------------------------------------------------- */
+
+static void respond_a(sw_call_t *c, int code, const char *reason, const char *body)
+{
+    if (!c->a_invite)
+        return;
+    char *contact = NULL, *extra = NULL;
+    if (code > 100 && code < 300) {
+        contact = our_contact(c->a.dest.transport);
+        extra = xprintf("Contact: %s\r\n", contact);
+    }
+    sw_tx_reply_t r = {.code = code, .reason = reason, .to_tag = c->a.local_tag, .extra_headers = extra,
+                       .content_type = body ? "application/sdp" : NULL, .body = body,
+                       .body_len = body ? strlen(body) : 0};
+    sw_tx_server_respond(c->a_invite, &r);
+    if (code >= 200) {
+        sw_tx_detach(c->a_invite);
+        c->a_invite = NULL;
+    }
+    free(contact);
+    free(extra);
+}
+
+/* ---- ending a call -------------------------------------------------------------------- */
+
+static void call_free(sw_call_t *c)
+{
+    unindex(by_a, c, c->a.call_id, true);
+    unindex(by_b, c, c->b.call_id, false);
+    if (c->a_invite)
+        sw_tx_detach(c->a_invite);
+    if (c->b_invite)
+        sw_tx_detach(c->b_invite);
+    while (c->relays) {
+        sw_relay_t *r = c->relays;
+        c->relays = r->next;
+        if (r->client)
+            sw_tx_detach(r->client);
+        if (r->server) {
+            sw_tx_reply_t rep = {.code = 481, .reason = "Call Ended"};
+            sw_tx_server_respond(r->server, &rep);
+            sw_tx_detach(r->server);
+        }
+        free(r);
+    }
+    side_free(&c->a);
+    side_free(&c->b);
+    free(c->caller);
+    free(c->callee);
+    free(c->display);
+    free(c->source);
+    free(c->a_sdp);
+    free(c->b_sdp);
+    free(c->passthrough);
+    for (size_t i = 0; i < c->chain_len; i++) {
+        free(c->chain[i].gateway);
+        free(c->chain[i].callee);
+        free(c->chain[i].caller);
+    }
+    free(c->chain);
+    for (size_t i = 0; i < c->n_attempts; i++) {
+        free(c->attempts[i].gateway);
+        free(c->attempts[i].callee);
+        free(c->attempts[i].reason);
+    }
+    free(c->attempts);
+    free(c->reject_reason);
+    free(c);
+    n_calls--;
+}
+
+static void end_call(sw_call_t *c, const char *why)
+{
+    sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu ended: %s (%zu attempt%s)", (unsigned long long)c->id, why,
+            c->n_attempts, c->n_attempts == 1 ? "" : "s");
+    c->state = SW_CALL_ENDED;
+    call_free(c);
+}
+
+/* The code a caller gets for a gateway's final failure: challenges and
+ * redirects are the gateway's business with us, not the caller's. */
+static int caller_code_for(int code)
+{
+    if (code == 401 || code == 407)
+        return 403;
+    if (code >= 300 && code < 400)
+        return 480;
+    if (code < 300 || code > 699)
+        return 500;
+    return code;
+}
+
+/* ---- attempts ------------------------------------------------------------------------------ */
+
+static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud);
+static void b_on_timeout(sw_tx_t *tx, bool transport_error, void *ud);
+static void b_on_terminated(sw_tx_t *tx, void *ud);
+
+static const sw_tx_client_cbs_t b_invite_cbs = {
+    .on_response = b_on_response, .on_timeout = b_on_timeout, .on_terminated = b_on_terminated};
+
+static sw_attempt_t *current_attempt(sw_call_t *c)
+{
+    return c->n_attempts ? &c->attempts[c->n_attempts - 1] : NULL;
+}
+
+static sw_attempt_t *add_attempt(sw_call_t *c, const char *gateway, const char *callee)
+{
+    c->attempts = realloc(c->attempts, (c->n_attempts + 1) * sizeof *c->attempts);
+    if (!c->attempts)
+        abort();
+    sw_attempt_t *a = &c->attempts[c->n_attempts++];
+    memset(a, 0, sizeof *a);
+    a->gateway = xstrdup(gateway);
+    a->callee = xstrdup(callee);
+    a->started_ms = now_ms();
+    return a;
+}
+
+static void finish_attempt(sw_attempt_t *a, int code, const char *reason)
+{
+    a->code = code;
+    free(a->reason);
+    a->reason = xstrdup(reason);
+    a->ended_ms = now_ms();
+}
+
+static void fail_call(sw_call_t *c, int code, const char *reason)
+{
+    respond_a(c, code, reason, NULL);
+    end_call(c, reason);
+}
+
+/* Sends the INVITE of the next chain step; when the chain is exhausted the
+ * caller gets the last attempt's code. */
+static void start_next_attempt(sw_call_t *c)
+{
+    while (c->next_step < c->chain_len && !c->cancelled) {
+        sw_route_step_t *step = &c->chain[c->next_step++];
+        const char *callee = step->callee ? step->callee : c->callee;
+        const char *caller = step->caller ? step->caller : c->caller;
+        sw_attempt_t *at = add_attempt(c, step->gateway, callee);
+        const sw_gateway_t *gw = sw_gateways_find(env.gateways, step->gateway);
+        if (!gw) {
+            sw_logf(SW_LOG_WARN, NULL, c->a.call_id, "route: no gateway '%s' in cfg: skipped", step->gateway);
+            finish_attempt(at, 503, "unknown gateway");
+            continue;
+        }
+        /* a fresh dialog toward this gateway */
+        side_free(&c->b);
+        char token[40], branch[64];
+        random_token(token, sizeof token);
+        c->b.call_id = xprintf("%s@%s", token, env.settings.local_host);
+        random_token(token, sizeof token);
+        c->b.local_tag = xstrdup(token);
+        c->b.local_cseq = 1;
+        c->b.local_uri = c->display && *c->display
+                             ? xprintf("\"%s\" <sip:%s@%s>", c->display, caller, env.settings.local_host)
+                             : xprintf("<sip:%s@%s>", caller, env.settings.local_host);
+        bool v6 = gw->addr.ss_family == AF_INET6;
+        c->b.remote_target = xprintf("sip:%s@%s%s%s:%u%s", callee, v6 ? "[" : "", gw->host, v6 ? "]" : "",
+                                     gw->port, gw->transport == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
+        c->b.remote_uri = xprintf("<%s>", c->b.remote_target);
+        c->b.dest.transport = gw->transport;
+        memcpy(&c->b.dest.addr, &gw->addr, gw->addr_len);
+        c->b.dest.addr_len = gw->addr_len;
+        c->b.dest.via_socket_id = env.settings.udp_socket_id;
+        index_b(c);
+
+        sw_msg_t *m = build_in_dialog(c, &c->b, "INVITE", c->b.local_cseq, branch, sizeof branch);
+        if (!m) {
+            finish_attempt(at, 500, "cannot build INVITE");
+            continue;
+        }
+        /* build_in_dialog wrote Max-Forwards 70: the caller's, decremented, rules */
+        char mf[16];
+        snprintf(mf, sizeof mf, "%d", c->max_forwards);
+        sw_msg_header_set(m, "Max-Forwards", mf);
+        char *contact = our_contact(gw->transport);
+        sw_msg_header_add(m, "Contact", contact);
+        free(contact);
+        sw_msg_header_add(m, "Allow", sw_sip_allowed_methods);
+        for (char *p = c->passthrough; p && *p;) {
+            char *eol = strstr(p, "\r\n");
+            char *colon = strchr(p, ':');
+            if (!eol || !colon || colon > eol)
+                break;
+            char *name = strndup(p, (size_t)(colon - p));
+            const char *v = colon + 1;
+            while (*v == ' ')
+                v++;
+            char *value = strndup(v, (size_t)(eol - v));
+            sw_msg_header_add(m, name, value);
+            free(name);
+            free(value);
+            p = eol + 2;
+        }
+        if (c->a_sdp)
+            sw_msg_set_body(m, "application/sdp", c->a_sdp, strlen(c->a_sdp));
+        uint32_t timeout = step->invite_timeout_ms ? step->invite_timeout_ms : env.settings.invite_timeout_ms;
+        sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller,
+                gw->name, callee);
+        c->b_invite = send_request(m, "INVITE", branch, &c->b.dest, timeout, &b_invite_cbs, c);
+        if (!c->b_invite) {
+            finish_attempt(at, 503, "cannot send to gateway");
+            unindex(by_b, c, c->b.call_id, false);
+            continue;
+        }
+        c->state = SW_CALL_ATTEMPTING;
+        return;
+    }
+    if (c->cancelled) {
+        end_call(c, "cancelled by the caller");
+        return;
+    }
+    sw_attempt_t *last = current_attempt(c);
+    if (!last) {
+        fail_call(c, 404, "Not Found (no route)");
+        return;
+    }
+    char reason[160];
+    snprintf(reason, sizeof reason, "all gateways failed (last: %s %d %s)", last->gateway, last->code,
+             last->reason ? last->reason : "");
+    respond_a(c, caller_code_for(last->code), NULL, NULL);
+    end_call(c, reason);
+}
+
+/* After a failed attempt: the built-in switching rules (the VOS3000
+ * defaults: stop on busy and after early media), then the script's
+ * on_failure, then the next gateway or the caller's final answer. */
+static void attempt_failed(sw_call_t *c)
+{
+    sw_attempt_t *at = current_attempt(c);
+    c->b_invite = NULL;
+    unindex(by_b, c, c->b.call_id, false);
+    if (c->cancelled) {
+        end_call(c, "cancelled by the caller");
+        return;
+    }
+    bool stop = at->code == 486 || at->code == 600 || at->sdp_seen;
+    sw_call_lua_failure_t verdict = sw_call_lua_on_failure(env.lua, c, at, stop);
+    if (verdict == SW_CALL_LUA_STOP || (verdict == SW_CALL_LUA_DEFAULT && stop)) {
+        respond_a(c, caller_code_for(at->code), NULL, NULL);
+        char why[160];
+        snprintf(why, sizeof why, "stopped after %s %d", at->gateway, at->code);
+        end_call(c, why);
+        return;
+    }
+    start_next_attempt(c);
+}
+
+static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
+{
+    sw_call_t *c = ud;
+    sw_attempt_t *at = current_attempt(c);
+    int code = sw_msg_status(resp);
+    if (at && !at->first_response_ms)
+        at->first_response_ms = now_ms();
+    if (code == 100)
+        return;
+    const char *to_tag = sw_msg_to_tag(resp);
+    if (to_tag && !c->b.remote_tag)
+        c->b.remote_tag = xstrdup(to_tag);
+    size_t blen = 0;
+    const char *body = sw_msg_body(resp, &blen);
+    char *sdp = is_sdp(resp) && blen ? strndup(body, blen) : NULL;
+    if (code < 200) {
+        if (sdp) {
+            at->sdp_seen = true;
+            free(c->b_sdp);
+            c->b_sdp = xstrdup(sdp);
+        }
+        if (!c->cancelled)
+            respond_a(c, code, sw_msg_reason(resp), sdp);
+        free(sdp);
+        return;
+    }
+    if (code < 300) {
+        if (c->b_acked) { /* a retransmitted 2xx: our ACK was lost */
+            send_b_ack(c, c->b.local_cseq);
+            free(sdp);
+            return;
+        }
+        /* the INVITE transaction stays attached: retransmitted 2xx (our ACK
+         * was lost) come back here and are ACKed again */
+        free(c->b.remote_target);
+        char *contact_uri = header_uri(sw_msg_header(resp, "Contact", 0));
+        c->b.remote_target = contact_uri ? contact_uri : xstrdup(c->b.remote_target);
+        /* the route set of a UAC is the Record-Route list reversed */
+        size_t n_rr = sw_msg_header_count(resp, "Record-Route");
+        if (n_rr) {
+            size_t cap = 1;
+            for (size_t i = 0; i < n_rr; i++)
+                cap += strlen(sw_msg_header(resp, "Record-Route", i)) + 1;
+            c->b.route_set = calloc(1, cap);
+            for (size_t i = n_rr; i-- > 0;) {
+                strcat(c->b.route_set, sw_msg_header(resp, "Record-Route", i));
+                strcat(c->b.route_set, "\n");
+            }
+        }
+        finish_attempt(at, code, "answered");
+        send_b_ack(c, c->b.local_cseq);
+        if (c->cancelled) {
+            /* the 2xx crossed the caller's CANCEL: ACK and BYE it */
+            send_bye(c, &c->b);
+            end_call(c, "answer crossed the caller's CANCEL");
+            free(sdp);
+            return;
+        }
+        if (sdp) {
+            free(c->b_sdp);
+            c->b_sdp = xstrdup(sdp);
+        }
+        respond_a(c, 200, "OK", c->b_sdp);
+        c->state = SW_CALL_ANSWERED;
+        c->answered_ms = now_ms();
+        sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu answered by gateway %s", (unsigned long long)c->id,
+                at->gateway);
+        free(sdp);
+        return;
+    }
+    free(sdp);
+    finish_attempt(at, code, sw_msg_reason(resp));
+    sw_tx_detach(tx);
+    attempt_failed(c);
+}
+
+static void b_on_timeout(sw_tx_t *tx, bool transport_error, void *ud)
+{
+    sw_call_t *c = ud;
+    sw_tx_detach(tx);
+    finish_attempt(current_attempt(c), transport_error ? 503 : 408,
+                   transport_error ? "transport error" : "INVITE timeout");
+    attempt_failed(c);
+}
+
+static void b_on_terminated(sw_tx_t *tx, void *ud)
+{
+    sw_call_t *c = ud;
+    if (c->b_invite == tx)
+        c->b_invite = NULL;
+}
+
+/* ---- new calls ---------------------------------------------------------------------------- */
+
+static bool passthrough_wanted(const char *name)
+{
+    for (size_t i = 0; i < env.settings.n_passthrough; i++) {
+        const char *p = env.settings.passthrough_headers[i];
+        size_t n = strlen(p);
+        if (n && p[n - 1] == '*' ? strncasecmp(name, p, n - 1) == 0 : strcasecmp(name, p) == 0)
+            return true;
+    }
+    return false;
+}
+
+static char *collect_passthrough(const sw_msg_t *m)
+{
+    if (!env.settings.n_passthrough)
+        return NULL;
+    size_t cap = 1, len = 0;
+    char *out = calloc(1, cap);
+    for (size_t i = 0; i < m->hdr_count; i++) {
+        const sw_msg_hdr_t *h = &m->hdrs[i];
+        if (!passthrough_wanted(h->name))
+            continue;
+        size_t need = strlen(h->name) + strlen(h->value) + 5;
+        out = realloc(out, cap += need);
+        len += (size_t)snprintf(out + len, cap - len, "%s: %s\r\n", h->name, h->value);
+    }
+    if (!len) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
+{
+    const char *mapping = sw_sources_match(env.sources, (const struct sockaddr *)&inv->origin.src);
+    if (!mapping && !env.settings.allow_unknown_sources) {
+        sw_logf(SW_LOG_NOTICE, NULL, sw_msg_call_id(inv), "INVITE from %s: no [mapping] covers it: 403",
+                inv->origin.src_text);
+        sw_tx_reply_t r = {.code = 403, .reason = "Forbidden (unknown source)"};
+        sw_tx_server_respond(tx, &r);
+        return;
+    }
+    sw_call_t *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    n_calls++;
+    c->id = next_call_id++;
+    c->created_ms = now_ms();
+    c->state = SW_CALL_ROUTING;
+    c->a_invite = tx;
+    c->a.call_id = xstrdup(sw_msg_call_id(inv));
+    char token[40];
+    random_token(token, sizeof token);
+    c->a.local_tag = xstrdup(token);
+    const char *from = sw_msg_header(inv, "From", 0), *to = sw_msg_header(inv, "To", 0);
+    c->a.remote_uri = xstrdup(from);
+    c->a.remote_tag = header_param(from, "tag");
+    char *to_uri = header_uri(to);
+    c->a.local_uri = to_uri ? xprintf("<%s>", to_uri) : xstrdup("<sip:sipswitch@invalid>");
+    free(to_uri);
+    char *contact = header_uri(sw_msg_header(inv, "Contact", 0));
+    c->a.remote_target = contact ? contact : header_uri(from);
+    const char *cseq = sw_msg_header(inv, "CSeq", 0);
+    c->a.remote_cseq = cseq ? (uint32_t)strtoul(cseq, NULL, 10) : 0;
+    size_t n_rr = sw_msg_header_count(inv, "Record-Route");
+    if (n_rr) {
+        size_t cap = 1;
+        for (size_t i = 0; i < n_rr; i++)
+            cap += strlen(sw_msg_header(inv, "Record-Route", i)) + 1;
+        c->a.route_set = calloc(1, cap);
+        for (size_t i = 0; i < n_rr; i++) {
+            strcat(c->a.route_set, sw_msg_header(inv, "Record-Route", i));
+            strcat(c->a.route_set, "\n");
+        }
+    }
+    c->a.dest.transport = inv->origin.transport;
+    memcpy(&c->a.dest.addr, &inv->origin.src, inv->origin.src_len);
+    c->a.dest.addr_len = inv->origin.src_len;
+    c->a.dest.via_socket_id = inv->origin.socket_id;
+    char *from_uri = header_uri(from);
+    c->caller = uri_user(from_uri);
+    free(from_uri);
+    c->callee = uri_user(sw_msg_ruri(inv));
+    c->display = header_display(from);
+    c->source = xstrdup(mapping);
+    snprintf(c->source_ip, sizeof c->source_ip, "%s", inv->origin.src_ip);
+    size_t blen = 0;
+    const char *body = sw_msg_body(inv, &blen);
+    if (blen && is_sdp(inv))
+        c->a_sdp = strndup(body, blen);
+    const char *mf = sw_msg_header(inv, "Max-Forwards", 0);
+    c->max_forwards = mf ? atoi(mf) - 1 : 69;
+    if (c->max_forwards < 0)
+        c->max_forwards = 0;
+    c->passthrough = collect_passthrough(inv);
+    index_a(c);
+    sw_tx_server_set_user(tx, NULL, c);
+
+    /* the route script decides */
+    sw_call_lua_result_t r = sw_call_lua_on_invite(env.lua, c, inv);
+    if (r == SW_CALL_LUA_ERROR) {
+        fail_call(c, 500, "Internal Server Error (route script)");
+        return;
+    }
+    if (c->reject_code) {
+        char why[160];
+        snprintf(why, sizeof why, "rejected by the script: %d", c->reject_code);
+        respond_a(c, c->reject_code, c->reject_reason, NULL);
+        end_call(c, why);
+        return;
+    }
+    if (!c->chain_len) {
+        fail_call(c, 404, "Not Found (no route)");
+        return;
+    }
+    start_next_attempt(c);
+}
+
+bool sw_calls_cancel(sw_tx_t *invite_tx)
+{
+    for (size_t h = 0; h < CALL_BUCKETS; h++)
+        for (sw_call_t *c = by_a[h]; c; c = c->next_a)
+            if (c->a_invite == invite_tx) {
+                c->cancelled = true;
+                respond_a(c, 487, "Request Terminated", NULL);
+                if (c->b_invite)
+                    sw_tx_client_cancel(c->b_invite); /* its 487 (or crossing 2xx) ends the call */
+                else
+                    end_call(c, "cancelled by the caller");
+                return true;
+            }
+    return false;
+}
+
+/* ---- requests inside a dialog -------------------------------------------------------------- */
+
+static void relay_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
+{
+    sw_relay_t *r = ud;
+    int code = sw_msg_status(resp);
+    if (code == 100)
+        return;
+    size_t blen = 0;
+    const char *body = sw_msg_body(resp, &blen);
+    char *copy = blen ? strndup(body, blen) : NULL;
+    const char *ct = sw_msg_header(resp, "Content-Type", 0);
+    sw_call_t *c = r->call;
+    sw_dialog_side_t *near = r->to_a ? &c->b : &c->a;
+    char *contact = our_contact(near->dest.transport);
+    char *extra = code < 300 && r->is_invite ? xprintf("Contact: %s\r\n", contact) : NULL;
+    sw_tx_reply_t rep = {.code = code, .reason = sw_msg_reason(resp), .to_tag = near->local_tag,
+                         .extra_headers = extra, .content_type = copy ? ct : NULL, .body = copy, .body_len = blen};
+    if (r->server)
+        sw_tx_server_respond(r->server, &rep);
+    free(contact);
+    free(extra);
+    free(copy);
+    if (code >= 200) {
+        if (r->is_invite && code < 300) {
+            /* re-INVITE answered: ACK the far side now (the near side ACKs us) */
+            sw_dialog_side_t *far = r->to_a ? &c->a : &c->b;
+            char branch[64];
+            const char *cs = sw_msg_header(resp, "CSeq", 0);
+            sw_msg_t *ack = build_in_dialog(c, far, "ACK", cs ? (uint32_t)strtoul(cs, NULL, 10) : far->local_cseq,
+                                            branch, sizeof branch);
+            size_t len = 0;
+            char *bytes = ack ? sw_msg_serialize(ack, &len) : NULL;
+            if (bytes)
+                sw_tx_send_ack(bytes, len, &far->dest);
+            free(bytes);
+            sw_msg_free(ack);
+        }
+        sw_tx_detach(tx);
+        if (r->server)
+            sw_tx_detach(r->server);
+        relay_unlink(r);
+        free(r);
+    }
+}
+
+static void relay_on_timeout(sw_tx_t *tx, bool transport_error, void *ud)
+{
+    (void)transport_error;
+    sw_relay_t *r = ud;
+    sw_tx_detach(tx);
+    if (r->server) {
+        sw_tx_reply_t rep = {.code = 408, .reason = "Request Timeout"};
+        sw_tx_server_respond(r->server, &rep);
+        sw_tx_detach(r->server);
+    }
+    relay_unlink(r);
+    free(r);
+}
+
+static const sw_tx_client_cbs_t relay_cbs = {.on_response = relay_on_response, .on_timeout = relay_on_timeout};
+
+/* Relays a request from one leg to the other with that leg's CSeq. */
+static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
+{
+    sw_dialog_side_t *far = from_a ? &c->b : &c->a;
+    const char *method = sw_msg_method(req);
+    char branch[64];
+    sw_msg_t *m = build_in_dialog(c, far, method, ++far->local_cseq, branch, sizeof branch);
+    if (!m) {
+        sw_tx_reply_t rep = {.code = 500};
+        sw_tx_server_respond(tx, &rep);
+        return;
+    }
+    static const char *const copied[] = {"Content-Type", "Event", "Subscription-State", "Refer-To",
+                                         "Referred-By", "Session-Expires", "Min-SE", "Supported", "Require",
+                                         "RAck", "Info-Package"};
+    for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++)
+        for (size_t k = 0; k < sw_msg_header_count(req, copied[i]); k++)
+            if (strcmp(copied[i], "Content-Type") != 0)
+                sw_msg_header_add(m, copied[i], sw_msg_header(req, copied[i], k));
+    bool is_invite = strcmp(method, "INVITE") == 0;
+    if (is_invite || strcmp(method, "UPDATE") == 0) {
+        char *contact = our_contact(far->dest.transport);
+        sw_msg_header_add(m, "Contact", contact);
+        free(contact);
+    }
+    size_t blen = 0;
+    const char *body = sw_msg_body(req, &blen);
+    if (blen) {
+        const char *ct = sw_msg_header(req, "Content-Type", 0);
+        sw_msg_set_body(m, ct ? ct : "application/octet-stream", body, blen);
+    }
+    sw_relay_t *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->call = c;
+    r->server = tx;
+    r->to_a = !from_a;
+    r->is_invite = is_invite;
+    r->client = send_request(m, method, branch, &far->dest, 0, &relay_cbs, r);
+    if (!r->client) {
+        free(r);
+        sw_tx_reply_t rep = {.code = 503, .reason = "Service Unavailable (relay failed)"};
+        sw_tx_server_respond(tx, &rep);
+        return;
+    }
+    sw_tx_server_set_user(tx, NULL, r);
+    r->next = c->relays;
+    c->relays = r;
+}
+
+bool sw_calls_in_dialog(sw_msg_t *req, sw_tx_t *tx)
+{
+    bool from_a = false;
+    sw_call_t *c = find_call(sw_msg_call_id(req), &from_a);
+    if (!c)
+        return false;
+    const char *method = sw_msg_method(req);
+    sw_dialog_side_t *near = from_a ? &c->a : &c->b;
+    const char *cseq = sw_msg_header(req, "CSeq", 0);
+    if (cseq)
+        near->remote_cseq = (uint32_t)strtoul(cseq, NULL, 10);
+    if (strcmp(method, "ACK") == 0)
+        return true; /* the caller's ACK for our 2xx: the B side was ACKed already */
+    if (strcmp(method, "BYE") == 0) {
+        sw_tx_reply_t ok = {.code = 200, .reason = "OK"};
+        if (tx)
+            sw_tx_server_respond(tx, &ok);
+        if (c->state == SW_CALL_ANSWERED)
+            send_bye(c, from_a ? &c->b : &c->a);
+        else if (!from_a && c->a_invite)
+            respond_a(c, 480, "Temporarily Unavailable", NULL);
+        else if (from_a && c->b_invite)
+            sw_tx_client_cancel(c->b_invite);
+        end_call(c, from_a ? "caller hung up" : "callee hung up");
+        return true;
+    }
+    if (c->state != SW_CALL_ANSWERED || (!from_a && !c->a.remote_target)) {
+        sw_tx_reply_t busy = {.code = 491, .reason = "Request Pending"};
+        if (tx)
+            sw_tx_server_respond(tx, &busy);
+        return true;
+    }
+    if (tx)
+        relay_request(c, req, tx, from_a);
+    return true;
+}
+
+void sw_calls_shutdown(void)
+{
+    for (size_t h = 0; h < CALL_BUCKETS; h++)
+        while (by_a[h]) {
+            sw_call_t *c = by_a[h];
+            if (c->state == SW_CALL_ANSWERED) {
+                send_bye(c, &c->a);
+                send_bye(c, &c->b);
+            } else if (c->a_invite) {
+                respond_a(c, 503, "Service Unavailable (shutting down)", NULL);
+            }
+            end_call(c, "switch shutting down");
+        }
+}

@@ -1,0 +1,34 @@
+/* Routing gateways ([gateway NAME] sections) as the call engine uses them:
+ * name, resolved destination, transport. Built once per cfg (start-up and
+ * reload), so DNS names are resolved at load time, never on the call path. */
+#ifndef SW_CALL_GATEWAYS_H
+#define SW_CALL_GATEWAYS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "cfg/config.h"
+#include "sipswitch/module.h"
+
+typedef struct sw_gateway {
+    char *name;
+    char *host;                 /* as written (for Request-URI/To host) */
+    uint16_t port;
+    sw_transport_t transport;
+    struct sockaddr_storage addr;
+    socklen_t addr_len;
+} sw_gateway_t;
+
+typedef struct sw_gateways {
+    sw_gateway_t *items;
+    size_t count;
+} sw_gateways_t;
+
+/* Builds the table from every [gateway] section (core view); unresolvable
+ * names and bad addresses are errors with file:line. */
+int sw_gateways_build(const sw_config_t *core_view, sw_gateways_t *out, sw_errors_t *errs);
+void sw_gateways_free(sw_gateways_t *g);
+const sw_gateway_t *sw_gateways_find(const sw_gateways_t *g, const char *name);
+
+#endif
