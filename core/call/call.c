@@ -36,6 +36,10 @@ static struct {
 } env;
 
 #define CALL_BUCKETS 65536 /* power of two; chains stay short up to ~100k calls */
+/* Most attempts (INVITEs sent, unknown gateways skipped) for one call: the
+ * most SS_GATEWAY_SWITCH_LIMIT allows, and the bound that keeps an
+ * on_failure that always returns a new chain from looping for ever. */
+#define CALL_MAX_ATTEMPTS 100
 static sw_call_t *by_a[CALL_BUCKETS], *by_b[CALL_BUCKETS];
 static size_t n_calls;
 static uint64_t next_call_id = 1;
@@ -53,6 +57,18 @@ void sw_calls_configure(const sw_call_settings_t *s, const sw_gateways_t *gatewa
 size_t sw_calls_count(void)
 {
     return n_calls;
+}
+
+void sw_calls_foreach(void (*fn)(const sw_call_t *c, void *ud), void *ud)
+{
+    for (size_t h = 0; h < CALL_BUCKETS; h++)
+        for (sw_call_t *c = by_a[h]; c; c = c->next_a)
+            fn(c, ud);
+}
+
+const sw_gateways_t *sw_calls_gateways(void)
+{
+    return env.gateways;
 }
 
 /* ---- small helpers ---------------------------------------------------------- */
@@ -203,6 +219,27 @@ static bool is_sdp(const sw_msg_t *m)
     return ct && strncasecmp(ct, "application/sdp", 15) == 0;
 }
 
+/* The route set a message's Record-Route headers give, one entry a line
+ * ("\n"-separated, as build_in_dialog reads it), or NULL. A UAS keeps their
+ * order; a UAC (our B side, from the 2xx) reverses it (RFC 3261 12.1). */
+static char *route_set_of(const sw_msg_t *m, bool reversed)
+{
+    size_t n = sw_msg_header_count(m, "Record-Route");
+    if (!n)
+        return NULL;
+    size_t cap = 1;
+    for (size_t i = 0; i < n; i++)
+        cap += strlen(sw_msg_header(m, "Record-Route", i)) + 1;
+    char *set = calloc(1, cap);
+    if (!set)
+        abort();
+    for (size_t k = 0; k < n; k++) {
+        strcat(set, sw_msg_header(m, "Record-Route", reversed ? n - 1 - k : k));
+        strcat(set, "\n");
+    }
+    return set;
+}
+
 static void side_free(sw_dialog_side_t *s)
 {
     free(s->call_id);
@@ -271,6 +308,7 @@ typedef struct sw_relay {
     sw_tx_t *client;            /* the request we sent on the other leg */
     bool to_a;                  /* sent toward the caller */
     bool is_invite;
+    bool target_refresh;        /* re-INVITE or UPDATE: a 2xx carries the far side's new Contact */
     struct sw_relay *next;
 } sw_relay_t;
 
@@ -342,10 +380,9 @@ static sw_tx_t *send_request(sw_msg_t *m, const char *method, const char *branch
     if (!bytes)
         return NULL;
     sw_tx_client_options_t opts = {.invite_timeout_ms = invite_timeout_ms};
+    /* the transaction layer counts what it sends (requests_out): not here */
     sw_tx_t *tx = sw_tx_client_send(method, branch, bytes, len, dest, &opts, cbs, ud);
     free(bytes);
-    if (tx)
-        sw_metric_inc(&sw_metrics.requests_out[sw_method_index(method)]);
     return tx;
 }
 
@@ -362,24 +399,38 @@ static void send_bye(sw_call_t *c, sw_dialog_side_t *side)
     (void)tx;
 }
 
-/* The end-to-end ACK for a 2xx on the B side (no transaction: RFC 3261 13.2.2.4). */
-static void send_b_ack(sw_call_t *c, uint32_t cseq)
+/* The end-to-end ACK for a 2xx on one leg (no transaction: RFC 3261
+ * 13.2.2.4). `cseq` is the number of the INVITE it acknowledges (the 2xx's
+ * CSeq), which is not the leg's latest once in-dialog requests were relayed. */
+static void send_ack(sw_call_t *c, sw_dialog_side_t *side, uint32_t cseq)
 {
     char branch[64];
-    sw_msg_t *m = build_in_dialog(c, &c->b, "ACK", cseq, branch, sizeof branch);
+    sw_msg_t *m = build_in_dialog(c, side, "ACK", cseq, branch, sizeof branch);
     if (!m)
         return;
-    /* build_in_dialog used the CSeq method ACK with the INVITE's number */
     size_t len = 0;
     char *bytes = sw_msg_serialize(m, &len);
     sw_msg_free(m);
-    if (bytes && sw_tx_send_ack(bytes, len, &c->b.dest) == 0)
-        sw_metric_inc(&sw_metrics.requests_out[SW_M_ACK]);
+    if (bytes)
+        sw_tx_send_ack(bytes, len, &side->dest); /* counted in requests_out there */
     free(bytes);
-    c->b_acked = true;
+}
+
+/* The CSeq number of a message (0 when absent). */
+static uint32_t cseq_number(const sw_msg_t *m)
+{
+    const char *cs = sw_msg_header(m, "CSeq", 0);
+    return cs ? (uint32_t)strtoul(cs, NULL, 10) : 0;
 }
 
 /* ---- answering the caller ----------------------------------------------------------- */
+
+/* The caller's INVITE transaction: after our 2xx it stays attached until the
+ * ACK, so a caller that never ACKs (timer L) does not leave the gateway leg
+ * up (RFC 3261 13.3.1.4: the UAS then ends the dialog with BYE). */
+static void a_on_no_ack(sw_tx_t *tx, void *ud);
+static void a_on_terminated(sw_tx_t *tx, void *ud);
+static const sw_tx_server_cbs_t a_invite_cbs = {.on_no_ack = a_on_no_ack, .on_terminated = a_on_terminated};
 
 static void respond_a(sw_call_t *c, int code, const char *reason, const char *body)
 {
@@ -394,8 +445,11 @@ static void respond_a(sw_call_t *c, int code, const char *reason, const char *bo
                        .content_type = body ? "application/sdp" : NULL, .body = body,
                        .body_len = body ? strlen(body) : 0};
     sw_tx_server_respond(c->a_invite, &r);
-    if (code >= 200) {
-        sw_tx_detach(c->a_invite);
+    if (code >= 300) {
+        sw_tx_detach(c->a_invite); /* it absorbs the ACK alone */
+        c->a_invite = NULL;
+    } else if (code >= 200) {
+        c->a_accepted = c->a_invite; /* still attached: a_on_no_ack / a_on_terminated */
         c->a_invite = NULL;
     }
     free(contact);
@@ -410,6 +464,8 @@ static void call_free(sw_call_t *c)
     unindex(by_b, c, c->b.call_id, false);
     if (c->a_invite)
         sw_tx_detach(c->a_invite);
+    if (c->a_accepted)
+        sw_tx_detach(c->a_accepted);
     if (c->b_invite)
         sw_tx_detach(c->b_invite);
     while (c->relays) {
@@ -456,6 +512,24 @@ static void end_call(sw_call_t *c, const char *why)
             c->n_attempts, c->n_attempts == 1 ? "" : "s");
     c->state = SW_CALL_ENDED;
     call_free(c);
+}
+
+static void a_on_no_ack(sw_tx_t *tx, void *ud)
+{
+    (void)tx;
+    sw_call_t *c = ud;
+    send_bye(c, &c->a);
+    send_bye(c, &c->b);
+    end_call(c, "the caller never ACKed the 2xx");
+}
+
+static void a_on_terminated(sw_tx_t *tx, void *ud)
+{
+    sw_call_t *c = ud;
+    if (c->a_accepted == tx)
+        c->a_accepted = NULL;
+    if (c->a_invite == tx)
+        c->a_invite = NULL;
 }
 
 /* The code a caller gets for a gateway's final failure: challenges and
@@ -512,83 +586,92 @@ static void fail_call(sw_call_t *c, int code, const char *reason)
     end_call(c, reason);
 }
 
+/* Opens a fresh dialog toward the gateway of `step` and sends its INVITE.
+ * False when nothing could be sent (the attempt records why). */
+static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
+{
+    const char *callee = step->callee ? step->callee : c->callee;
+    const char *caller = step->caller ? step->caller : c->caller;
+    sw_attempt_t *at = add_attempt(c, step->gateway, callee);
+    const sw_gateway_t *gw = sw_gateways_find(env.gateways, step->gateway);
+    if (!gw) {
+        sw_logf(SW_LOG_WARN, NULL, c->a.call_id, "route: no gateway '%s' in cfg: skipped", step->gateway);
+        finish_attempt(at, 503, "unknown gateway");
+        return false;
+    }
+    /* the previous attempt's dialog is over: forget it (and its index entry) */
+    unindex(by_b, c, c->b.call_id, false);
+    side_free(&c->b);
+    c->b_acked = false;
+    char token[40], branch[64];
+    random_token(token, sizeof token);
+    c->b.call_id = xprintf("%s@%s", token, env.settings.local_host);
+    random_token(token, sizeof token);
+    c->b.local_tag = xstrdup(token);
+    c->b.local_cseq = 1;
+    c->b.local_uri = c->display && *c->display
+                         ? xprintf("\"%s\" <sip:%s@%s>", c->display, caller, env.settings.local_host)
+                         : xprintf("<sip:%s@%s>", caller, env.settings.local_host);
+    bool v6 = gw->addr.ss_family == AF_INET6;
+    c->b.remote_target = xprintf("sip:%s@%s%s%s:%u%s", callee, v6 ? "[" : "", gw->host, v6 ? "]" : "", gw->port,
+                                 gw->transport == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
+    c->b.remote_uri = xprintf("<%s>", c->b.remote_target);
+    c->b.dest.transport = gw->transport;
+    memcpy(&c->b.dest.addr, &gw->addr, gw->addr_len);
+    c->b.dest.addr_len = gw->addr_len;
+    c->b.dest.via_socket_id = env.settings.udp_socket_id;
+
+    sw_msg_t *m = build_in_dialog(c, &c->b, "INVITE", c->b.local_cseq, branch, sizeof branch);
+    if (!m) {
+        finish_attempt(at, 500, "cannot build INVITE");
+        return false;
+    }
+    /* build_in_dialog wrote Max-Forwards 70: the caller's, decremented, rules */
+    char mf[16];
+    snprintf(mf, sizeof mf, "%d", c->max_forwards);
+    sw_msg_header_set(m, "Max-Forwards", mf);
+    char *contact = our_contact(gw->transport);
+    sw_msg_header_add(m, "Contact", contact);
+    free(contact);
+    sw_msg_header_add(m, "Allow", sw_sip_allowed_methods);
+    for (char *p = c->passthrough; p && *p;) {
+        char *eol = strstr(p, "\r\n");
+        char *colon = strchr(p, ':');
+        if (!eol || !colon || colon > eol)
+            break;
+        char *name = strndup(p, (size_t)(colon - p));
+        const char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        char *value = strndup(v, (size_t)(eol - v));
+        sw_msg_header_add(m, name, value);
+        free(name);
+        free(value);
+        p = eol + 2;
+    }
+    if (c->a_sdp)
+        sw_msg_set_body(m, "application/sdp", c->a_sdp, strlen(c->a_sdp));
+    uint32_t timeout = step->invite_timeout_ms ? step->invite_timeout_ms : env.settings.invite_timeout_ms;
+    sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller, gw->name,
+            callee);
+    c->b_invite = send_request(m, "INVITE", branch, &c->b.dest, timeout, &b_invite_cbs, c);
+    if (!c->b_invite) {
+        finish_attempt(at, 503, "cannot send to gateway");
+        return false;
+    }
+    /* indexed once sent: the gateway's in-dialog requests find the call by it */
+    index_b(c);
+    c->state = SW_CALL_ATTEMPTING;
+    return true;
+}
+
 /* Sends the INVITE of the next chain step; when the chain is exhausted the
  * caller gets the last attempt's code. */
 static void start_next_attempt(sw_call_t *c)
 {
-    while (c->next_step < c->chain_len && !c->cancelled) {
-        sw_route_step_t *step = &c->chain[c->next_step++];
-        const char *callee = step->callee ? step->callee : c->callee;
-        const char *caller = step->caller ? step->caller : c->caller;
-        sw_attempt_t *at = add_attempt(c, step->gateway, callee);
-        const sw_gateway_t *gw = sw_gateways_find(env.gateways, step->gateway);
-        if (!gw) {
-            sw_logf(SW_LOG_WARN, NULL, c->a.call_id, "route: no gateway '%s' in cfg: skipped", step->gateway);
-            finish_attempt(at, 503, "unknown gateway");
-            continue;
-        }
-        /* a fresh dialog toward this gateway */
-        side_free(&c->b);
-        char token[40], branch[64];
-        random_token(token, sizeof token);
-        c->b.call_id = xprintf("%s@%s", token, env.settings.local_host);
-        random_token(token, sizeof token);
-        c->b.local_tag = xstrdup(token);
-        c->b.local_cseq = 1;
-        c->b.local_uri = c->display && *c->display
-                             ? xprintf("\"%s\" <sip:%s@%s>", c->display, caller, env.settings.local_host)
-                             : xprintf("<sip:%s@%s>", caller, env.settings.local_host);
-        bool v6 = gw->addr.ss_family == AF_INET6;
-        c->b.remote_target = xprintf("sip:%s@%s%s%s:%u%s", callee, v6 ? "[" : "", gw->host, v6 ? "]" : "",
-                                     gw->port, gw->transport == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
-        c->b.remote_uri = xprintf("<%s>", c->b.remote_target);
-        c->b.dest.transport = gw->transport;
-        memcpy(&c->b.dest.addr, &gw->addr, gw->addr_len);
-        c->b.dest.addr_len = gw->addr_len;
-        c->b.dest.via_socket_id = env.settings.udp_socket_id;
-        index_b(c);
-
-        sw_msg_t *m = build_in_dialog(c, &c->b, "INVITE", c->b.local_cseq, branch, sizeof branch);
-        if (!m) {
-            finish_attempt(at, 500, "cannot build INVITE");
-            continue;
-        }
-        /* build_in_dialog wrote Max-Forwards 70: the caller's, decremented, rules */
-        char mf[16];
-        snprintf(mf, sizeof mf, "%d", c->max_forwards);
-        sw_msg_header_set(m, "Max-Forwards", mf);
-        char *contact = our_contact(gw->transport);
-        sw_msg_header_add(m, "Contact", contact);
-        free(contact);
-        sw_msg_header_add(m, "Allow", sw_sip_allowed_methods);
-        for (char *p = c->passthrough; p && *p;) {
-            char *eol = strstr(p, "\r\n");
-            char *colon = strchr(p, ':');
-            if (!eol || !colon || colon > eol)
-                break;
-            char *name = strndup(p, (size_t)(colon - p));
-            const char *v = colon + 1;
-            while (*v == ' ')
-                v++;
-            char *value = strndup(v, (size_t)(eol - v));
-            sw_msg_header_add(m, name, value);
-            free(name);
-            free(value);
-            p = eol + 2;
-        }
-        if (c->a_sdp)
-            sw_msg_set_body(m, "application/sdp", c->a_sdp, strlen(c->a_sdp));
-        uint32_t timeout = step->invite_timeout_ms ? step->invite_timeout_ms : env.settings.invite_timeout_ms;
-        sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller,
-                gw->name, callee);
-        c->b_invite = send_request(m, "INVITE", branch, &c->b.dest, timeout, &b_invite_cbs, c);
-        if (!c->b_invite) {
-            finish_attempt(at, 503, "cannot send to gateway");
-            unindex(by_b, c, c->b.call_id, false);
-            continue;
-        }
-        c->state = SW_CALL_ATTEMPTING;
-        return;
+    while (c->next_step < c->chain_len && !c->cancelled && c->n_attempts < CALL_MAX_ATTEMPTS) {
+        if (send_attempt(c, &c->chain[c->next_step++]))
+            return;
     }
     if (c->cancelled) {
         end_call(c, "cancelled by the caller");
@@ -606,9 +689,12 @@ static void start_next_attempt(sw_call_t *c)
     end_call(c, reason);
 }
 
-/* After a failed attempt: the built-in switching rules (the VOS3000
- * defaults: stop on busy and after early media), then the script's
- * on_failure, then the next gateway or the caller's final answer. */
+/* After a failed attempt, PARAMETERS.md section 1's decision order with the
+ * VOS3000 defaults (the per-gateway settings arrive with gw_switch): the
+ * caller cancelled (1); busy, STOP_AFTER_USER_BUSY On (4); early SDP,
+ * STOP_AFTER_SDP On (5); the chain exhausted or CALL_MAX_ATTEMPTS made (7)
+ * all stop. Otherwise (8) the script's on_failure may stop, replace the rest
+ * of the chain, or let the next gateway be tried. */
 static void attempt_failed(sw_call_t *c)
 {
     sw_attempt_t *at = current_attempt(c);
@@ -618,16 +704,102 @@ static void attempt_failed(sw_call_t *c)
         end_call(c, "cancelled by the caller");
         return;
     }
-    bool stop = at->code == 486 || at->code == 600 || at->sdp_seen;
-    sw_call_lua_failure_t verdict = sw_call_lua_on_failure(env.lua, c, at, stop);
-    if (verdict == SW_CALL_LUA_STOP || (verdict == SW_CALL_LUA_DEFAULT && stop)) {
-        respond_a(c, caller_code_for(at->code), NULL, NULL);
+    const char *rule = NULL;
+    if (at->code == 486 || at->code == 600)
+        rule = "user busy";
+    else if (at->sdp_seen)
+        rule = "early media (SDP) received";
+    else if (c->next_step >= c->chain_len)
+        rule = "no gateway left";
+    else if (c->n_attempts >= CALL_MAX_ATTEMPTS)
+        rule = "attempt limit reached";
+    sw_call_lua_failure_t verdict = sw_call_lua_on_failure(env.lua, c, at, rule != NULL);
+    if (verdict == SW_CALL_LUA_SCRIPT_ERROR) {
+        fail_call(c, 500, "Internal Server Error (route script)");
+        return;
+    }
+    if (c->reject_code) { /* call:reject() in on_failure: stop with the script's code */
         char why[160];
-        snprintf(why, sizeof why, "stopped after %s %d", at->gateway, at->code);
+        snprintf(why, sizeof why, "rejected by on_failure: %d", c->reject_code);
+        respond_a(c, c->reject_code, c->reject_reason, NULL);
+        end_call(c, why);
+        return;
+    }
+    if (verdict == SW_CALL_LUA_STOP)
+        rule = "on_failure returned \"stop\"";
+    if (rule) {
+        respond_a(c, caller_code_for(at->code), NULL, NULL);
+        char why[200];
+        snprintf(why, sizeof why, "stopped after %s %d: %s", at->gateway, at->code, rule);
         end_call(c, why);
         return;
     }
     start_next_attempt(c);
+}
+
+/* A 2xx from a fork of our INVITE other than the one we are bridged to
+ * (another To tag): RFC 3261 13.2.2.4, ACK it and end that dialog. */
+static void reject_other_fork(sw_call_t *c, sw_msg_t *resp, const char *to_tag)
+{
+    sw_dialog_side_t fork = c->b; /* borrowed strings: only the two below are ours */
+    char *tag = xstrdup(to_tag);
+    char *target = header_uri(sw_msg_header(resp, "Contact", 0));
+    fork.remote_tag = tag;
+    if (target)
+        fork.remote_target = target;
+    fork.route_set = NULL;
+    fork.local_cseq = cseq_number(resp);
+    send_ack(c, &fork, fork.local_cseq);
+    send_bye(c, &fork);
+    free(tag);
+    free(target);
+}
+
+/* The gateway answered: bridge it to the caller (or hang it up when the
+ * caller cancelled meanwhile). */
+static void b_answered(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp, const char *sdp)
+{
+    const char *to_tag = sw_msg_to_tag(resp);
+    if (c->b_acked) {
+        /* the transaction hands us every 2xx: a retransmission (our ACK was
+         * lost) is ACKed again, another fork's answer is ACKed and BYEd */
+        if (to_tag && c->b.remote_tag && strcmp(to_tag, c->b.remote_tag) != 0)
+            reject_other_fork(c, resp, to_tag);
+        else
+            send_ack(c, &c->b, cseq_number(resp));
+        return;
+    }
+    /* the 2xx establishes the dialog: its To tag (not that of an earlier
+     * provisional), its Contact and its Record-Route rule */
+    if (to_tag) {
+        free(c->b.remote_tag);
+        c->b.remote_tag = xstrdup(to_tag);
+    }
+    char *contact_uri = header_uri(sw_msg_header(resp, "Contact", 0));
+    if (contact_uri) {
+        free(c->b.remote_target);
+        c->b.remote_target = contact_uri;
+    }
+    free(c->b.route_set);
+    c->b.route_set = route_set_of(resp, true);
+    finish_attempt(at, sw_msg_status(resp), "answered");
+    /* the INVITE transaction stays attached: retransmitted 2xx come back here */
+    send_ack(c, &c->b, cseq_number(resp));
+    c->b_acked = true;
+    if (c->cancelled) {
+        send_bye(c, &c->b);
+        end_call(c, "the gateway's answer crossed the caller's CANCEL");
+        return;
+    }
+    if (sdp) {
+        free(c->b_sdp);
+        c->b_sdp = xstrdup(sdp);
+    }
+    respond_a(c, 200, "OK", c->b_sdp);
+    c->state = SW_CALL_ANSWERED;
+    c->answered_ms = now_ms();
+    sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu answered by gateway %s", (unsigned long long)c->id,
+            at->gateway);
 }
 
 static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
@@ -635,17 +807,17 @@ static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
     sw_call_t *c = ud;
     sw_attempt_t *at = current_attempt(c);
     int code = sw_msg_status(resp);
-    if (at && !at->first_response_ms)
+    if (!at->first_response_ms)
         at->first_response_ms = now_ms();
     if (code == 100)
-        return;
-    const char *to_tag = sw_msg_to_tag(resp);
-    if (to_tag && !c->b.remote_tag)
-        c->b.remote_tag = xstrdup(to_tag);
+        return; /* hop by hop: the caller got ours */
     size_t blen = 0;
     const char *body = sw_msg_body(resp, &blen);
     char *sdp = is_sdp(resp) && blen ? strndup(body, blen) : NULL;
     if (code < 200) {
+        const char *to_tag = sw_msg_to_tag(resp);
+        if (to_tag && !c->b.remote_tag)
+            c->b.remote_tag = xstrdup(to_tag); /* the early dialog (a 2xx may still change it) */
         if (sdp) {
             at->sdp_seen = true;
             free(c->b_sdp);
@@ -653,57 +825,14 @@ static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
         }
         if (!c->cancelled)
             respond_a(c, code, sw_msg_reason(resp), sdp);
-        free(sdp);
-        return;
-    }
-    if (code < 300) {
-        if (c->b_acked) { /* a retransmitted 2xx: our ACK was lost */
-            send_b_ack(c, c->b.local_cseq);
-            free(sdp);
-            return;
-        }
-        /* the INVITE transaction stays attached: retransmitted 2xx (our ACK
-         * was lost) come back here and are ACKed again */
-        free(c->b.remote_target);
-        char *contact_uri = header_uri(sw_msg_header(resp, "Contact", 0));
-        c->b.remote_target = contact_uri ? contact_uri : xstrdup(c->b.remote_target);
-        /* the route set of a UAC is the Record-Route list reversed */
-        size_t n_rr = sw_msg_header_count(resp, "Record-Route");
-        if (n_rr) {
-            size_t cap = 1;
-            for (size_t i = 0; i < n_rr; i++)
-                cap += strlen(sw_msg_header(resp, "Record-Route", i)) + 1;
-            c->b.route_set = calloc(1, cap);
-            for (size_t i = n_rr; i-- > 0;) {
-                strcat(c->b.route_set, sw_msg_header(resp, "Record-Route", i));
-                strcat(c->b.route_set, "\n");
-            }
-        }
-        finish_attempt(at, code, "answered");
-        send_b_ack(c, c->b.local_cseq);
-        if (c->cancelled) {
-            /* the 2xx crossed the caller's CANCEL: ACK and BYE it */
-            send_bye(c, &c->b);
-            end_call(c, "answer crossed the caller's CANCEL");
-            free(sdp);
-            return;
-        }
-        if (sdp) {
-            free(c->b_sdp);
-            c->b_sdp = xstrdup(sdp);
-        }
-        respond_a(c, 200, "OK", c->b_sdp);
-        c->state = SW_CALL_ANSWERED;
-        c->answered_ms = now_ms();
-        sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu answered by gateway %s", (unsigned long long)c->id,
-                at->gateway);
-        free(sdp);
-        return;
+    } else if (code < 300) {
+        b_answered(c, at, resp, sdp);
+    } else {
+        finish_attempt(at, code, sw_msg_reason(resp));
+        sw_tx_detach(tx);
+        attempt_failed(c);
     }
     free(sdp);
-    finish_attempt(at, code, sw_msg_reason(resp));
-    sw_tx_detach(tx);
-    attempt_failed(c);
 }
 
 static void b_on_timeout(sw_tx_t *tx, bool transport_error, void *ud)
@@ -741,12 +870,17 @@ static char *collect_passthrough(const sw_msg_t *m)
         return NULL;
     size_t cap = 1, len = 0;
     char *out = calloc(1, cap);
+    if (!out)
+        abort();
     for (size_t i = 0; i < m->hdr_count; i++) {
         const sw_msg_hdr_t *h = &m->hdrs[i];
         if (!passthrough_wanted(h->name))
             continue;
         size_t need = strlen(h->name) + strlen(h->value) + 5;
-        out = realloc(out, cap += need);
+        char *grown = realloc(out, cap += need);
+        if (!grown)
+            abort();
+        out = grown;
         len += (size_t)snprintf(out + len, cap - len, "%s: %s\r\n", h->name, h->value);
     }
     if (!len) {
@@ -788,17 +922,7 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
     c->a.remote_target = contact ? contact : header_uri(from);
     const char *cseq = sw_msg_header(inv, "CSeq", 0);
     c->a.remote_cseq = cseq ? (uint32_t)strtoul(cseq, NULL, 10) : 0;
-    size_t n_rr = sw_msg_header_count(inv, "Record-Route");
-    if (n_rr) {
-        size_t cap = 1;
-        for (size_t i = 0; i < n_rr; i++)
-            cap += strlen(sw_msg_header(inv, "Record-Route", i)) + 1;
-        c->a.route_set = calloc(1, cap);
-        for (size_t i = 0; i < n_rr; i++) {
-            strcat(c->a.route_set, sw_msg_header(inv, "Record-Route", i));
-            strcat(c->a.route_set, "\n");
-        }
-    }
+    c->a.route_set = route_set_of(inv, false);
     c->a.dest.transport = inv->origin.transport;
     memcpy(&c->a.dest.addr, &inv->origin.src, inv->origin.src_len);
     c->a.dest.addr_len = inv->origin.src_len;
@@ -820,7 +944,7 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
         c->max_forwards = 0;
     c->passthrough = collect_passthrough(inv);
     index_a(c);
-    sw_tx_server_set_user(tx, NULL, c);
+    sw_tx_server_set_user(tx, &a_invite_cbs, c);
 
     /* the route script decides */
     sw_call_lua_result_t r = sw_call_lua_on_invite(env.lua, c, inv);
@@ -844,36 +968,51 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
 
 bool sw_calls_cancel(sw_tx_t *invite_tx)
 {
-    for (size_t h = 0; h < CALL_BUCKETS; h++)
-        for (sw_call_t *c = by_a[h]; c; c = c->next_a)
-            if (c->a_invite == invite_tx) {
-                c->cancelled = true;
-                respond_a(c, 487, "Request Terminated", NULL);
-                if (c->b_invite)
-                    sw_tx_client_cancel(c->b_invite); /* its 487 (or crossing 2xx) ends the call */
-                else
-                    end_call(c, "cancelled by the caller");
-                return true;
-            }
-    return false;
+    /* the CANCEL carries the INVITE's Call-ID: one lookup, not a scan */
+    bool from_a = false;
+    sw_call_t *c = invite_tx ? find_call(sw_tx_call_id(invite_tx), &from_a) : NULL;
+    if (!c || !from_a || c->a_invite != invite_tx)
+        return false; /* not a pending call (e.g. a re-INVITE): the front door answers */
+    c->cancelled = true;
+    respond_a(c, 487, "Request Terminated", NULL);
+    if (c->b_invite)
+        sw_tx_client_cancel(c->b_invite); /* its 487 (or a crossing 2xx) ends the call */
+    else
+        end_call(c, "cancelled by the caller");
+    return true;
 }
 
 /* ---- requests inside a dialog -------------------------------------------------------------- */
 
+/* A response to a relayed request goes back to the side that sent it, under
+ * that side's dialog identifiers (the transaction layer fills in its Via,
+ * From, To, Call-ID and CSeq). */
 static void relay_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
 {
     sw_relay_t *r = ud;
     int code = sw_msg_status(resp);
     if (code == 100)
-        return;
+        return; /* hop by hop: our server transaction sent its own 100 */
+    sw_call_t *c = r->call;
+    sw_dialog_side_t *near = r->to_a ? &c->b : &c->a; /* sent the request */
+    sw_dialog_side_t *far = r->to_a ? &c->a : &c->b;  /* answered it */
+    bool refreshed = r->target_refresh && code >= 200 && code < 300;
+    if (refreshed) {
+        /* RFC 3261 12.2.1.2: the 2xx of a target refresh request carries the
+         * far side's remote target from now on */
+        char *contact = header_uri(sw_msg_header(resp, "Contact", 0));
+        if (contact) {
+            free(far->remote_target);
+            far->remote_target = contact;
+        }
+    }
     size_t blen = 0;
     const char *body = sw_msg_body(resp, &blen);
     char *copy = blen ? strndup(body, blen) : NULL;
     const char *ct = sw_msg_header(resp, "Content-Type", 0);
-    sw_call_t *c = r->call;
-    sw_dialog_side_t *near = r->to_a ? &c->b : &c->a;
-    char *contact = our_contact(near->dest.transport);
-    char *extra = code < 300 && r->is_invite ? xprintf("Contact: %s\r\n", contact) : NULL;
+    /* the near side must keep sending its in-dialog requests to us */
+    char *contact = refreshed ? our_contact(near->dest.transport) : NULL;
+    char *extra = contact ? xprintf("Contact: %s\r\n", contact) : NULL;
     sw_tx_reply_t rep = {.code = code, .reason = sw_msg_reason(resp), .to_tag = near->local_tag,
                          .extra_headers = extra, .content_type = copy ? ct : NULL, .body = copy, .body_len = blen};
     if (r->server)
@@ -882,20 +1021,10 @@ static void relay_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
     free(extra);
     free(copy);
     if (code >= 200) {
-        if (r->is_invite && code < 300) {
-            /* re-INVITE answered: ACK the far side now (the near side ACKs us) */
-            sw_dialog_side_t *far = r->to_a ? &c->a : &c->b;
-            char branch[64];
-            const char *cs = sw_msg_header(resp, "CSeq", 0);
-            sw_msg_t *ack = build_in_dialog(c, far, "ACK", cs ? (uint32_t)strtoul(cs, NULL, 10) : far->local_cseq,
-                                            branch, sizeof branch);
-            size_t len = 0;
-            char *bytes = ack ? sw_msg_serialize(ack, &len) : NULL;
-            if (bytes)
-                sw_tx_send_ack(bytes, len, &far->dest);
-            free(bytes);
-            sw_msg_free(ack);
-        }
+        /* a re-INVITE's 2xx is ACKed on the far side at once; the near side
+         * ACKs ours, and that ACK stops at the switch */
+        if (r->is_invite && code < 300)
+            send_ack(c, far, cseq_number(resp));
         sw_tx_detach(tx);
         if (r->server)
             sw_tx_detach(r->server);
@@ -940,7 +1069,15 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
             if (strcmp(copied[i], "Content-Type") != 0)
                 sw_msg_header_add(m, copied[i], sw_msg_header(req, copied[i], k));
     bool is_invite = strcmp(method, "INVITE") == 0;
-    if (is_invite || strcmp(method, "UPDATE") == 0) {
+    bool target_refresh = is_invite || strcmp(method, "UPDATE") == 0;
+    if (target_refresh) {
+        /* RFC 3261 12.2.2: a target refresh request moves the sender's remote target */
+        sw_dialog_side_t *near = from_a ? &c->a : &c->b;
+        char *new_target = header_uri(sw_msg_header(req, "Contact", 0));
+        if (new_target) {
+            free(near->remote_target);
+            near->remote_target = new_target;
+        }
         char *contact = our_contact(far->dest.transport);
         sw_msg_header_add(m, "Contact", contact);
         free(contact);
@@ -958,6 +1095,7 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
     r->server = tx;
     r->to_a = !from_a;
     r->is_invite = is_invite;
+    r->target_refresh = target_refresh;
     r->client = send_request(m, method, branch, &far->dest, 0, &relay_cbs, r);
     if (!r->client) {
         free(r);
@@ -976,30 +1114,50 @@ bool sw_calls_in_dialog(sw_msg_t *req, sw_tx_t *tx)
     sw_call_t *c = find_call(sw_msg_call_id(req), &from_a);
     if (!c)
         return false;
-    const char *method = sw_msg_method(req);
     sw_dialog_side_t *near = from_a ? &c->a : &c->b;
-    const char *cseq = sw_msg_header(req, "CSeq", 0);
-    if (cseq)
-        near->remote_cseq = (uint32_t)strtoul(cseq, NULL, 10);
+    /* The To tag must be the one we gave this leg: a request with the
+     * Call-ID but another tag (stale, or forged) is in no dialog of ours
+     * and gets 481 from the front door. */
+    const char *to_tag = sw_msg_to_tag(req);
+    if (!to_tag || !near->local_tag || strcmp(to_tag, near->local_tag) != 0)
+        return false;
+    const char *method = sw_msg_method(req);
     if (strcmp(method, "ACK") == 0)
         return true; /* the caller's ACK for our 2xx: the B side was ACKed already */
-    if (strcmp(method, "BYE") == 0) {
-        sw_tx_reply_t ok = {.code = 200, .reason = "OK"};
+    sw_tx_reply_t answer = {.code = 0};
+    uint32_t cseq = cseq_number(req);
+    if (near->remote_cseq && cseq < near->remote_cseq) {
+        /* RFC 3261 12.2.2: out of order */
+        answer.code = 500;
+        answer.reason = "Server Internal Error (CSeq out of order)";
         if (tx)
-            sw_tx_server_respond(tx, &ok);
-        if (c->state == SW_CALL_ANSWERED)
+            sw_tx_server_respond(tx, &answer);
+        return true;
+    }
+    near->remote_cseq = cseq;
+    if (strcmp(method, "BYE") == 0) {
+        answer.code = 200;
+        answer.reason = "OK";
+        if (tx)
+            sw_tx_server_respond(tx, &answer);
+        if (c->state == SW_CALL_ANSWERED) {
             send_bye(c, from_a ? &c->b : &c->a);
-        else if (!from_a && c->a_invite)
+        } else if (from_a) {
+            /* RFC 3261 15: a BYE in the caller's early dialog ends its INVITE
+             * with 487; end_call cancels the pending gateway attempt */
+            c->cancelled = true;
+            respond_a(c, 487, "Request Terminated", NULL);
+        } else {
             respond_a(c, 480, "Temporarily Unavailable", NULL);
-        else if (from_a && c->b_invite)
-            sw_tx_client_cancel(c->b_invite);
+        }
         end_call(c, from_a ? "caller hung up" : "callee hung up");
         return true;
     }
     if (c->state != SW_CALL_ANSWERED || (!from_a && !c->a.remote_target)) {
-        sw_tx_reply_t busy = {.code = 491, .reason = "Request Pending"};
+        answer.code = 491;
+        answer.reason = "Request Pending";
         if (tx)
-            sw_tx_server_respond(tx, &busy);
+            sw_tx_server_respond(tx, &answer);
         return true;
     }
     if (tx)

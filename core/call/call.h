@@ -62,6 +62,7 @@ struct sw_call {
     sw_call_state_t state;
     sw_dialog_side_t a, b;
     sw_tx_t *a_invite;          /* the caller's INVITE server transaction, until final */
+    sw_tx_t *a_accepted;        /* the same after our 2xx, until the caller's ACK (timer L) */
     sw_tx_t *b_invite;          /* the pending B INVITE client transaction */
     char *caller, *callee, *display;
     char *source;               /* mapping name, or NULL */
@@ -108,6 +109,10 @@ bool sw_calls_in_dialog(sw_msg_t *req, sw_tx_t *tx);
 bool sw_calls_cancel(sw_tx_t *invite_tx);
 
 size_t sw_calls_count(void);
+/* Visits every live call (signaling thread only; fn must not end calls). */
+void sw_calls_foreach(void (*fn)(const sw_call_t *c, void *ud), void *ud);
+/* The gateway table calls are routed with (signaling thread only). */
+const sw_gateways_t *sw_calls_gateways(void);
 /* Ends every call (BYE both legs) at shutdown. */
 void sw_calls_shutdown(void);
 

@@ -156,6 +156,10 @@ static void push_call(lua_State *L, call_ud_t **out)
         lua_setfield(L, -2, "__methods");
         lua_pushliteral(L, "call");
         lua_setfield(L, -2, "__name");
+        /* getmetatable(call) gives this string, not the table: a script
+         * cannot swap the methods of every call object */
+        lua_pushliteral(L, "call");
+        lua_setfield(L, -2, "__metatable");
     }
     lua_setmetatable(L, -2);
     *out = u;
@@ -173,6 +177,14 @@ static void free_steps(sw_call_t *c, size_t from)
     c->chain_len = from;
 }
 
+static char *xstrdup_lua(const char *s)
+{
+    char *d = strdup(s);
+    if (!d)
+        abort();
+    return d;
+}
+
 static char *opt_field(lua_State *L, int t, const char *name, int idx, bool number)
 {
     lua_getfield(L, t, name);
@@ -180,59 +192,84 @@ static char *opt_field(lua_State *L, int t, const char *name, int idx, bool numb
     if (!lua_isnil(L, -1)) {
         if (lua_type(L, -1) != LUA_TSTRING)
             luaL_error(L, "chain element %d: '%s' must be a string", idx, name);
-        out = strdup(number ? check_number(L, lua_gettop(L)) : lua_tostring(L, -1));
+        out = xstrdup_lua(number ? check_number(L, lua_gettop(L)) : lua_tostring(L, -1));
     }
     lua_pop(L, 1);
     return out;
 }
 
-/* Appends the chain at stack index t (a table, or a single gateway name) to
- * the call. Raises a Lua error (inside the protected call) on bad shapes. */
+/* A new, empty step at the end of the call's chain. Steps are appended before
+ * they are filled, so a Lua error while reading one (raised inside the
+ * protected call) leaves nothing unowned: free_steps / the call free it. */
+static sw_route_step_t *append_step(lua_State *L, sw_call_t *c)
+{
+    /* steps already tried stay in the array (on_failure appends after them) */
+    if (c->chain_len - c->next_step >= 100)
+        luaL_error(L, "a chain has at most 100 gateways");
+    sw_route_step_t *chain = realloc(c->chain, (c->chain_len + 1) * sizeof *c->chain);
+    if (!chain)
+        abort();
+    c->chain = chain;
+    sw_route_step_t *step = &c->chain[c->chain_len++];
+    memset(step, 0, sizeof *step);
+    return step;
+}
+
+/* One chain element at stack index e (absolute): a gateway name, or a table
+ * { gateway = "A", callee = "...", caller = "...", invite_timeout = s }. */
+static void read_step(lua_State *L, int e, lua_Integer i, sw_call_t *c)
+{
+    if (lua_type(L, e) == LUA_TSTRING) {
+        append_step(L, c)->gateway = xstrdup_lua(lua_tostring(L, e));
+        return;
+    }
+    if (!lua_istable(L, e))
+        luaL_error(L, "chain element %d: a gateway name or a table, got %s", (int)i, luaL_typename(L, e));
+    sw_route_step_t *step = append_step(L, c);
+    step->gateway = opt_field(L, e, "gateway", (int)i, false);
+    if (!step->gateway)
+        luaL_error(L, "chain element %d: 'gateway' is missing", (int)i);
+    step->callee = opt_field(L, e, "callee", (int)i, true);
+    step->caller = opt_field(L, e, "caller", (int)i, true);
+    lua_getfield(L, e, "invite_timeout");
+    if (!lua_isnil(L, -1)) {
+        int isnum = 0;
+        lua_Number s = lua_tonumberx(L, -1, &isnum);
+        if (!isnum || !(s >= 1 && s <= 300)) /* written so that NaN fails too */
+            luaL_error(L, "chain element %d: invite_timeout must be 1–300 seconds", (int)i);
+        step->invite_timeout_ms = (uint32_t)(s * 1000);
+    }
+    lua_pop(L, 1);
+}
+
+/* Appends the chain at stack index t to the call: nil (nothing), a table of
+ * elements, or one element alone (a gateway name, or a step table, which
+ * has a 'gateway' field). Raises a Lua error (inside the protected call) on
+ * bad shapes. */
 static void read_chain(lua_State *L, int t, sw_call_t *c)
 {
     t = lua_absindex(L, t);
     if (lua_isnil(L, t))
         return;
     if (lua_type(L, t) == LUA_TSTRING) {
-        c->chain = realloc(c->chain, (c->chain_len + 1) * sizeof *c->chain);
-        memset(&c->chain[c->chain_len], 0, sizeof *c->chain);
-        c->chain[c->chain_len++].gateway = strdup(lua_tostring(L, t));
+        read_step(L, t, 1, c);
         return;
     }
     if (!lua_istable(L, t))
         luaL_error(L, "a chain must be a table of gateways, got %s", luaL_typename(L, t));
+    if (lua_getfield(L, t, "gateway") != LUA_TNIL) {
+        lua_pop(L, 1);
+        read_step(L, t, 1, c);
+        return;
+    }
+    lua_pop(L, 1);
     lua_Integer n = luaL_len(L, t);
     if (n > 100)
         luaL_error(L, "a chain has at most 100 gateways, got %d", (int)n);
     for (lua_Integer i = 1; i <= n; i++) {
         lua_geti(L, t, i);
-        sw_route_step_t step;
-        memset(&step, 0, sizeof step);
-        if (lua_type(L, -1) == LUA_TSTRING) {
-            step.gateway = strdup(lua_tostring(L, -1));
-        } else if (lua_istable(L, -1)) {
-            int e = lua_gettop(L);
-            step.gateway = opt_field(L, e, "gateway", (int)i, false);
-            if (!step.gateway)
-                luaL_error(L, "chain element %d: 'gateway' is missing", (int)i);
-            step.callee = opt_field(L, e, "callee", (int)i, true);
-            step.caller = opt_field(L, e, "caller", (int)i, true);
-            lua_getfield(L, e, "invite_timeout");
-            if (!lua_isnil(L, -1)) {
-                lua_Number s = lua_tonumber(L, -1);
-                if (!lua_isnumber(L, -1) || s < 1 || s > 300)
-                    luaL_error(L, "chain element %d: invite_timeout must be 1–300 seconds", (int)i);
-                step.invite_timeout_ms = (uint32_t)(s * 1000);
-            }
-            lua_pop(L, 1);
-        } else {
-            luaL_error(L, "chain element %d: a gateway name or a table, got %s", (int)i, luaL_typename(L, -1));
-        }
+        read_step(L, lua_gettop(L), i, c);
         lua_pop(L, 1);
-        c->chain = realloc(c->chain, (c->chain_len + 1) * sizeof *c->chain);
-        if (!c->chain)
-            abort();
-        c->chain[c->chain_len++] = step;
     }
 }
 
@@ -341,14 +378,14 @@ static void read_failure_result(lua_State *L, void *p)
 sw_call_lua_failure_t sw_call_lua_on_failure(struct sw_lua_engine *e, sw_call_t *c, const sw_attempt_t *a,
                                              bool rules_say_stop)
 {
-    (void)rules_say_stop;
-    if (!e || !sw_lua_engine_has_function(e, "on_failure"))
-        return SW_CALL_LUA_DEFAULT;
+    if (rules_say_stop || !e || !sw_lua_engine_has_function(e, "on_failure"))
+        return SW_CALL_LUA_DEFAULT; /* steps 1-7 of the decision order are final */
     hook_ctx_t h = {.call = c, .attempt = a, .ref = LUA_NOREF, .verdict = SW_CALL_LUA_DEFAULT};
     char err[1024];
     int rc = sw_lua_engine_call(e, "on_failure", c->a.call_id, push_failure_args, 1, read_failure_result, &h, err,
                                 sizeof err);
     invalidate(e, &h);
-    /* an error in on_failure leaves the decision to the switching rules */
-    return rc == 0 ? h.verdict : SW_CALL_LUA_DEFAULT;
+    /* as in on_invite, a broken script never routes a call where it did not
+     * mean to: the caller gets 500 */
+    return rc == 0 ? h.verdict : SW_CALL_LUA_SCRIPT_ERROR;
 }

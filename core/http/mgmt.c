@@ -2,6 +2,8 @@
  *   GET  /health            200 when the signaling loop answers within 1 s, else 503
  *   GET  /metrics           Prometheus text format
  *   GET  /api/v1/modules    loaded modules (JSON)
+ *   GET  /api/v1/calls      live calls (JSON; ?limit=N, default 1000); 400 bad limit, 503 loop busy
+ *   GET  /api/v1/gateways   gateways with their live calls (JSON); 503 loop busy
  *   POST /api/v1/reload     reload cfg and script; 200 or 422 with the errors */
 #include "config.h"
 
@@ -10,11 +12,13 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "call/call_report.h"
 #include "daemon.h"
 #include "log.h"
 #include "loop_jobs.h"
@@ -177,6 +181,107 @@ static enum MHD_Result handle_reload(struct MHD_Connection *c)
     return respond_json(c, code, &b);
 }
 
+/* GET /api/v1/calls and /api/v1/gateways. The snapshot is taken by a job on
+ * the signaling loop (call state belongs to the loop thread alone) and
+ * rendered here, so the loop is held only for the copy. */
+#define REPORT_TIMEOUT_MS 5000
+
+/* sw_loop_run_sync calls `release` once both the loop and the waiter are
+ * done with the job: on success that is before it returns (too early to free
+ * what the waiter still reads), on timeout it may be much later (the waiter
+ * must not free what the loop may still write). So the job data is counted
+ * itself: one reference for the waiting HTTP thread, one dropped by
+ * `release`; the last one out frees it, whichever thread that is. */
+typedef struct report_job {
+    atomic_int refs;
+    atomic_bool abandoned;  /* the waiter gave up: the loop need not do the work */
+    bool gateways;          /* /api/v1/gateways, else /api/v1/calls */
+    size_t limit;
+    sw_call_report_t *report;
+} report_job_t;
+
+static void report_job_unref(report_job_t *j)
+{
+    if (atomic_fetch_sub(&j->refs, 1) == 1) {
+        sw_call_report_free(j->report);
+        free(j);
+    }
+}
+
+static void run_report(void *arg)
+{
+    report_job_t *j = arg;
+    if (atomic_load(&j->abandoned))
+        return;
+    j->report = j->gateways ? sw_call_report_gateways() : sw_call_report_calls(j->limit);
+}
+
+static void release_report(void *arg)
+{
+    report_job_unref(arg);
+}
+
+static enum MHD_Result respond_report(struct MHD_Connection *c, bool gateways, size_t limit)
+{
+    report_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    atomic_init(&j->refs, 2);
+    atomic_init(&j->abandoned, false);
+    j->gateways = gateways;
+    j->limit = limit;
+    /* (if the job itself cannot be allocated, release never runs and j leaks:
+     * a few bytes, on a path where the process is out of memory anyway) */
+    if (sw_loop_run_sync(run_report, j, release_report, REPORT_TIMEOUT_MS) != 0) {
+        atomic_store(&j->abandoned, true);
+        report_job_unref(j);
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "signaling loop busy: no snapshot");
+    }
+    /* the job ran: its result is published by the job queue's lock */
+    sw_strbuf_t b = {0};
+    sw_call_report_json(j->report, &b);
+    report_job_unref(j);
+    return respond_json(c, MHD_HTTP_OK, &b);
+}
+
+/* ?limit=N: decimal digits only, 0 (only the count) to the maximum. */
+static bool parse_limit(struct MHD_Connection *c, size_t *limit)
+{
+    const char *v = NULL;
+    size_t vl = 0;
+    *limit = SW_CALL_REPORT_DEFAULT_LIMIT;
+    if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "limit", 5, &v, &vl) != MHD_YES)
+        return true; /* absent: the default */
+    if (!v || !vl)
+        return false; /* "?limit" or "?limit=" */
+    size_t n = 0;
+    for (size_t i = 0; i < vl; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return false;
+        n = n * 10 + (size_t)(v[i] - '0');
+        if (n > SW_CALL_REPORT_MAX_LIMIT)
+            return false; /* checked per digit: no overflow however long */
+    }
+    *limit = n;
+    return true;
+}
+
+static enum MHD_Result handle_calls(struct MHD_Connection *c)
+{
+    size_t limit;
+    if (!parse_limit(c, &limit)) {
+        char msg[80];
+        snprintf(msg, sizeof msg, "limit must be an integer from 0 to %d", SW_CALL_REPORT_MAX_LIMIT);
+        return respond_error(c, MHD_HTTP_BAD_REQUEST, msg);
+    }
+    return respond_report(c, false, limit);
+}
+
+static enum MHD_Result handle_gateways(struct MHD_Connection *c)
+{
+    return respond_report(c, true, 0);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                                   const char *version, const char *upload_data, size_t *upload_size,
                                   void **con_cls)
@@ -204,6 +309,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         {"/health", false, handle_health},
         {"/metrics", false, handle_metrics},
         {"/api/v1/modules", false, handle_modules},
+        {"/api/v1/calls", false, handle_calls},
+        {"/api/v1/gateways", false, handle_gateways},
         {"/api/v1/reload", true, handle_reload},
     };
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {

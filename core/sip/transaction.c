@@ -1202,6 +1202,11 @@ int sw_tx_server_respond(sw_tx_t *tx, const sw_tx_reply_t *r)
     return rc;
 }
 
+void *sw_tx_user(const sw_tx_t *tx)
+{
+    return tx && tx->tu_attached ? tx->ud : NULL;
+}
+
 void sw_tx_server_set_user(sw_tx_t *tx, const sw_tx_server_cbs_t *cbs, void *ud)
 {
     if (!tx || !is_server(tx))

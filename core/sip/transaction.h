@@ -139,6 +139,8 @@ typedef struct sw_tx_server_cbs {
     void (*on_no_ack)(sw_tx_t *tx, void *ud);     /* 2xx never ACKed (timer L) */
     void (*on_terminated)(sw_tx_t *tx, void *ud); /* the transaction is about to be freed */
 } sw_tx_server_cbs_t;
+/* The user data the TU attached (NULL when none or detached). */
+void *sw_tx_user(const sw_tx_t *tx);
 void sw_tx_server_set_user(sw_tx_t *tx, const sw_tx_server_cbs_t *cbs, void *ud);
 
 /* True while a server transaction has sent no final response (a CANCEL

@@ -18,6 +18,7 @@ import os, socket, struct, sys, time
 proto = sys.argv[1]
 port = int(os.environ["SIP_PORT"])
 sniff = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+sniff.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20) # other traffic on lo must not crowd ours out
 sniff.bind(("lo", 0x0800))
 sniff.settimeout(0.2)
 tmpl = open(os.environ["WORK"] + "/opt.tmpl", "rb").read()
@@ -29,7 +30,7 @@ msg = (tmpl.replace(b"$TRANSPORT", proto.upper().encode()).replace(b"$LPORT", st
           .replace(b"$BRANCH", b"z9hG4bKqos").replace(b"$CALLID", b"qos@test"))
 c.sendto(msg, ("127.0.0.1", port)) if proto == "udp" else c.sendall(msg)
 ipproto = 17 if proto == "udp" else 6
-end = time.time() + 3
+end = time.time() + 5
 while time.time() < end:
     try:
         pkt = sniff.recv(70000)
@@ -40,7 +41,7 @@ while time.time() < end:
         continue
     sport = struct.unpack("!H", pkt[ihl:ihl + 2])[0]
     payload = pkt[ihl + (8 if proto == "udp" else (pkt[ihl + 12] >> 4) * 4):]
-    if sport == port and payload.startswith(b"SIP/2.0 200"):
+    if sport == port and payload.startswith(b"SIP/2.0 200") and b"qos@test" in payload:
         print("0x%02x" % pkt[1]); sys.exit(0)
 print("none")
 PY
