@@ -7,32 +7,9 @@
 # codes the caller gets, the script's hooks and overrides. calls_dialog.sh
 # covers what happens inside the dialogs, CANCEL, TCP and timers.
 . "$(dirname "$0")/lib.sh"
-SC="$top_srcdir/tests/integration/scenarios"
+. "$(dirname "$0")/calls_lib.sh"
 GW_A=$(free_port); GW_B=$(free_port); GW_C=$(free_port)
 
-# gateway NAME SCENARIO [sipp args...]: a sipp UAS on port $GW_<NAME> in the
-# background, its pid in GW_PID_<NAME>, its messages in gw_<NAME>.msg
-gateway() {
-    local name=$1 scen=$2; shift 2
-    local port; eval "port=\$GW_$name"
-    case "$scen" in /*) ;; *) scen="$SC/$scen" ;; esac
-    rm -f "$WORK/gw_$name.msg"
-    (cd "$WORK" && exec timeout 30 "$SIPP" -sf "$scen" -i 127.0.0.1 -p "$port" -m 1 -nostdin \
-        -trace_msg -message_file "gw_$name.msg" -trace_err -error_file "gw_$name.err" "$@" \
-        >"$WORK/gw_$name.out" 2>&1) </dev/null &
-    eval "GW_PID_$name=$!"
-}
-# caller SCENARIO [sipp args...]: one call from the customer switch, its
-# messages in caller.msg; returns sipp's status
-caller() {
-    local scen=$1; shift
-    case "$scen" in /*) ;; *) scen="$SC/$scen" ;; esac
-    rm -f "$WORK/caller.msg"
-    (cd "$WORK" && timeout 30 "$SIPP" -sf "$scen" -i 127.0.0.1 -p "$(free_port)" -m 1 -nostdin \
-        -s 4420 -trace_msg -message_file caller.msg -trace_err -error_file caller.err "$@" \
-        "127.0.0.1:$SIP_PORT" >"$WORK/caller.out" 2>&1) </dev/null
-}
-wait_gw() { local pid; eval "pid=\$GW_PID_$1"; wait "$pid"; }
 # listen NAME: a silent UDP peer on $GW_<NAME> that only writes down the first
 # line of whatever reaches it (listen_<NAME>.log); heard NAME stops it and
 # prints how many messages it got. For "this gateway is never contacted":
@@ -89,7 +66,6 @@ rejecting() { sed "s/\[code\]/$1/" "$SC/gw_reject.xml" >"$WORK/reject_$1.xml"; e
 # fails_with CODE: a caller scenario expecting that final code (sipp takes no
 # -key inside a response="" attribute, so the file is generated)
 fails_with() { sed "s/\[code\]/$1/" "$SC/call_uac_failed.xml" >"$WORK/fails_$1.xml"; echo "$WORK/fails_$1.xml"; }
-script() { cat >"$WORK/route.lua"; http_post /api/v1/reload >/dev/null; }
 
 write_cfg "passthrough_headers = P-Asserted-Identity, X-*" \
     "[mapping customer]" "source = 127.0.0.1" \
