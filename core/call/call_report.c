@@ -45,7 +45,7 @@ typedef struct rep_call {
 } rep_call_t;
 
 typedef struct rep_gateway {
-    text_ref_t name, address, ip;
+    text_ref_t name, address, ip, description;
     const char *transport;
     bool configured;                                /* false: removed by a reload, calls still on it */
     size_t attempting, answered;
@@ -232,7 +232,7 @@ static rep_gateway_t *add_gateway(sw_call_report_t *r)
     }
     rep_gateway_t *g = &r->gateways[r->n_gateways++];
     memset(g, 0, sizeof *g);
-    g->address = g->ip = NO_TEXT;
+    g->address = g->ip = g->description = NO_TEXT;
     return g;
 }
 
@@ -256,6 +256,8 @@ static void copy_gateway(sw_call_report_t *r, const sw_gateway_t *gw)
     if (bin && inet_ntop(gw->addr.ss_family, bin, text, sizeof text))
         g->ip = keep(r, text);
     g->transport = transport_name(gw->transport);
+    if (gw->description && *gw->description)
+        g->description = keep(r, gw->description);
 }
 
 /* Gateway names sorted, for counting calls in O(log n) each: a switch may
@@ -472,6 +474,8 @@ static void render_gateways(sw_strbuf_t *b, const sw_call_report_t *r)
         json_text(b, r, g->address);
         sw_strbuf_printf(b, ",\"ip\":");
         json_text(b, r, g->ip);
+        sw_strbuf_printf(b, ",\"description\":");
+        json_text(b, r, g->description);
         sw_strbuf_printf(b, ",\"transport\":");
         if (g->transport)
             sw_strbuf_json(b, g->transport);

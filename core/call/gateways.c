@@ -94,6 +94,7 @@ int sw_gateways_build(const sw_config_t *core, sw_gateways_t *out, sw_errors_t *
         freeaddrinfo(res);
         g->name = strdup(name);
         g->host = strdup(host);
+        g->description = strdup(sw_config_str(gv, "description") ? sw_config_str(gv, "description") : "");
         g->port = port;
         out->count++;
     }
@@ -105,6 +106,7 @@ void sw_gateways_free(sw_gateways_t *g)
     for (size_t i = 0; i < g->count; i++) {
         free(g->items[i].name);
         free(g->items[i].host);
+        free(g->items[i].description);
     }
     free(g->items);
     memset(g, 0, sizeof *g);

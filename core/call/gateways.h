@@ -14,6 +14,7 @@
 typedef struct sw_gateway {
     char *name;
     char *host;                 /* as written (for Request-URI/To host) */
+    char *description;          /* free text from cfg, for the management API */
     uint16_t port;
     sw_transport_t transport;
     struct sockaddr_storage addr;

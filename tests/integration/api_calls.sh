@@ -36,7 +36,7 @@ wait_for() {
 }
 
 # (gw_answer.xml checks the caller's X- header was passed through)
-write_cfg "passthrough_headers = P-Asserted-Identity, X-*" "[mapping customer]" "source = 127.0.0.1" "[gateway A]" "address = 127.0.0.1:$GW_A"
+write_cfg "passthrough_headers = P-Asserted-Identity, X-*" "[mapping customer]" "source = 127.0.0.1" "[gateway A]" "address = 127.0.0.1:$GW_A" "description = primary carrier, \"UK\""
 cat >"$WORK/route.lua" <<'LUA'
 function on_invite(call) return { "A" } end
 LUA
@@ -50,8 +50,9 @@ assert d['total'] == 0 and d['calls'] == [] and d['truncated'] is False, d
 assert d['limit'] == 1000 and d['time'].endswith('Z'), d"
 code=$(http_get /api/v1/gateways)
 check "GET /api/v1/gateways: 200" [ "$code" = 200 ]
-json "gateway A listed with its address, transport and no call" "
+json "gateway A listed with its address, transport, description and no call" "
 g = [x for x in d['gateways'] if x['name'] == 'A'][0]
+assert g['description'] == 'primary carrier, \\\"UK\\\"', g
 assert g['address'] == '127.0.0.1:$GW_A' and g['ip'] == '127.0.0.1' and g['transport'] == 'udp', g
 assert g['configured'] is True and g['calls'] == 0 and g['attempting'] == 0 and g['answered'] == 0, g
 assert d['calls'] == 0, d"
