@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "test_util.h"
 #include "lua/engine.h"
 #include "sipswitch/version.h"
 #include "stats/metrics.h"
@@ -969,26 +970,13 @@ static void test_module_functions(void **state)
 
 static int remove_test_dir(void)
 {
-    DIR *d = opendir(test_dir);
-    if (!d)
-        return -1;
-    struct dirent *entry;
-    while ((entry = readdir(d)) != NULL) {
-        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
-            continue;
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", test_dir, entry->d_name);
-        unlink(path);
-    }
-    closedir(d);
-    return rmdir(test_dir);
+    return sw_test_remove_dir(test_dir);
 }
 
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(test_dir, sizeof test_dir, "/tmp/sw-lua-test-XXXXXX");
-    if (!mkdtemp(test_dir))
+    if (sw_test_make_dir(test_dir, sizeof test_dir, "lua-test"))
         return -1;
     sw_log_setup(SW_LOG_TO_STDERR, SW_LOG_INFO);
     return 0;

@@ -3,8 +3,11 @@
 #ifndef SW_TEST_UTIL_H
 #define SW_TEST_UTIL_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 /* Reads a whole file as bytes: returns a malloc'd buffer with a NUL added
  * after the last byte (not counted in *len), or NULL if it cannot be read. */
@@ -45,4 +48,28 @@ static inline char *sw_test_read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* A fresh directory "/tmp/sw-<tag>-XXXXXX" in buf (at least 64 bytes). */
+static inline int sw_test_make_dir(char *buf, size_t n, const char *tag)
+{
+    snprintf(buf, n, "/tmp/sw-%s-XXXXXX", tag);
+    return mkdtemp(buf) ? 0 : -1;
+}
+
+/* Removes a directory made by sw_test_make_dir and the files in it. */
+static inline int sw_test_remove_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return -1;
+    struct dirent *entry;
+    while ((entry = readdir(d)) != NULL) {
+        if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", dir, entry->d_name);
+        unlink(path);
+    }
+    closedir(d);
+    return rmdir(dir);
+}
 #endif
