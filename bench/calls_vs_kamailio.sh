@@ -19,7 +19,8 @@
 #     started the calls at >= 90 % of the asked rate (an attempt is stopped
 #     at its first failure); a rate passes when one of two attempts passes,
 #     as the machine is shared (each line shows how long the server's
-#     threads waited for a CPU, and the machine's CPU pressure from PSI);
+#     threads waited for a CPU, summed over its processes, and the
+#     machine's CPU pressure from PSI);
 #  2. server CPU microseconds per call (utime+stime from /proc/PID/stat,
 #     summed over Kamailio's processes) at 200 calls/s, median of rounds;
 #     and the same from the first probe (1000 calls/s, one sample);
