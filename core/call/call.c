@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <uv.h>
 
+#include "call/call_hooks.h"
 #include "call/call_lua.h"
 #include "log.h"
 #include "loop_jobs.h"
@@ -52,6 +53,7 @@ void sw_calls_configure(const sw_call_settings_t *s, const sw_gateways_t *gatewa
     env.sources = sources;
     env.lua = lua;
     env.modules = modules;
+    sw_call_hooks_configure(modules);
 }
 
 size_t sw_calls_count(void)
@@ -217,6 +219,22 @@ static bool is_sdp(const sw_msg_t *m)
 {
     const char *ct = sw_msg_header(m, "Content-Type", 0);
     return ct && strncasecmp(ct, "application/sdp", 15) == 0;
+}
+
+/* Whether one of the `header` values (Supported, Require) lists option tag
+ * `tag` (RFC 3261 20.32: comma-separated tokens, any case). */
+static bool has_option_tag(const sw_msg_t *m, const char *header, const char *tag)
+{
+    size_t tl = strlen(tag);
+    for (size_t i = 0, n = sw_msg_header_count(m, header); i < n; i++)
+        for (const char *p = sw_msg_header(m, header, i); p && *p;) {
+            p += strspn(p, " \t,");
+            size_t len = strcspn(p, " \t,");
+            if (len == tl && strncasecmp(p, tag, tl) == 0)
+                return true;
+            p += len;
+        }
+    return false;
 }
 
 /* The route set a message's Record-Route headers give, one entry a line
@@ -432,19 +450,22 @@ static void a_on_no_ack(sw_tx_t *tx, void *ud);
 static void a_on_terminated(sw_tx_t *tx, void *ud);
 static const sw_tx_server_cbs_t a_invite_cbs = {.on_no_ack = a_on_no_ack, .on_terminated = a_on_terminated};
 
-static void respond_a(sw_call_t *c, int code, const char *reason, const char *body)
+/* `more` adds "Name: value\r\n" lines (e.g. RSeq of a reliable provisional). */
+static void respond_a_with(sw_call_t *c, int code, const char *reason, const char *body, const char *more)
 {
     if (!c->a_invite)
         return;
     char *contact = NULL, *extra = NULL;
     if (code > 100 && code < 300) {
         contact = our_contact(c->a.dest.transport);
-        extra = xprintf("Contact: %s\r\n", contact);
+        extra = xprintf("Contact: %s\r\n%s", contact, more ? more : "");
     }
     sw_tx_reply_t r = {.code = code, .reason = reason, .to_tag = c->a.local_tag, .extra_headers = extra,
                        .content_type = body ? "application/sdp" : NULL, .body = body,
                        .body_len = body ? strlen(body) : 0};
     sw_tx_server_respond(c->a_invite, &r);
+    if (code >= 200)
+        c->final_code = code;
     if (code >= 300) {
         sw_tx_detach(c->a_invite); /* it absorbs the ACK alone */
         c->a_invite = NULL;
@@ -454,6 +475,11 @@ static void respond_a(sw_call_t *c, int code, const char *reason, const char *bo
     }
     free(contact);
     free(extra);
+}
+
+static void respond_a(sw_call_t *c, int code, const char *reason, const char *body)
+{
+    respond_a_with(c, code, reason, body, NULL);
 }
 
 /* ---- ending a call -------------------------------------------------------------------- */
@@ -502,15 +528,124 @@ static void call_free(sw_call_t *c)
     }
     free(c->attempts);
     free(c->reject_reason);
+    sw_call_module_data_free(c);
     free(c);
     n_calls--;
 }
 
-static void end_call(sw_call_t *c, const char *why)
+static sw_attempt_t *current_attempt(sw_call_t *c);
+static void finish_attempt(sw_attempt_t *a, sw_attempt_outcome_t outcome, int code, const char *reason);
+
+const char *sw_attempt_outcome_name(sw_attempt_outcome_t o)
+{
+    static const char *const names[] = {
+        [SW_ATTEMPT_PENDING] = "pending",
+        [SW_ATTEMPT_RESPONSE] = "response",
+        [SW_ATTEMPT_INVITE_TIMEOUT] = "invite_timeout",
+        [SW_ATTEMPT_TRYING_TIMEOUT] = "trying_timeout",
+        [SW_ATTEMPT_PROGRESS_TIMEOUT] = "progress_timeout",
+        [SW_ATTEMPT_RINGING_TIMEOUT] = "ringing_timeout",
+        [SW_ATTEMPT_SKIPPED_MAX_CALLS] = "skipped_max_calls",
+        [SW_ATTEMPT_SKIPPED_MAX_CPS] = "skipped_max_cps",
+        [SW_ATTEMPT_TRANSPORT_ERROR] = "transport_error",
+        [SW_ATTEMPT_ANSWERED] = "answered",
+        [SW_ATTEMPT_ABANDONED] = "abandoned",
+        [SW_ATTEMPT_SKIPPED_UNKNOWN] = "skipped_unknown_gateway",
+    };
+    return (unsigned)o < sizeof names / sizeof names[0] && names[o] ? names[o] : "unknown";
+}
+
+/* ---- attempt deadlines (api->leg_set_deadline) ------------------------------------------ */
+
+/* One timer per call, only while an attempt is pending and a module asked
+ * for it (trying, progress, ringing timeouts): established calls carry none. */
+typedef struct sw_call_deadline {
+    uv_timer_t timer;
+    sw_call_t *call;
+    sw_attempt_outcome_t outcome;
+} sw_call_deadline_t;
+
+static void deadline_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+static void deadline_clear(sw_call_t *c)
+{
+    sw_call_deadline_t *d = c->deadline;
+    if (!d)
+        return;
+    c->deadline = NULL;
+    uv_timer_stop(&d->timer);
+    d->timer.data = d;
+    uv_close((uv_handle_t *)&d->timer, deadline_closed);
+}
+
+static void attempt_failed(sw_call_t *c);
+
+static void deadline_fired(uv_timer_t *t)
+{
+    sw_call_deadline_t *d = t->data;
+    sw_call_t *c = d->call;
+    sw_attempt_outcome_t outcome = d->outcome;
+    deadline_clear(c);
+    sw_attempt_t *at = c->n_attempts ? &c->attempts[c->n_attempts - 1] : NULL;
+    if (!at || at->outcome != SW_ATTEMPT_PENDING || !c->b_invite)
+        return;
+    static const char *const names[] = {[SW_ATTEMPT_TRYING_TIMEOUT] = "trying timeout",
+                                        [SW_ATTEMPT_PROGRESS_TIMEOUT] = "session progress timeout",
+                                        [SW_ATTEMPT_RINGING_TIMEOUT] = "ringing timeout",
+                                        [SW_ATTEMPT_INVITE_TIMEOUT] = "INVITE timeout"};
+    const char *what = outcome < sizeof names / sizeof names[0] && names[outcome] ? names[outcome] : "timeout";
+    sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu (gateway %s): %s", c->n_attempts, at->gateway, what);
+    /* detaching CANCELs the INVITE; its 487 is the transaction's business */
+    sw_tx_detach(c->b_invite);
+    c->b_invite = NULL;
+    finish_attempt(at, outcome, 408, what);
+    attempt_failed(c);
+}
+
+void sw_call_leg_set_deadline(sw_attempt_t *at, uint64_t ms, sw_attempt_outcome_t outcome)
+{
+    sw_call_t *c = at->call;
+    if (!c || at != current_attempt(c) || at->outcome != SW_ATTEMPT_PENDING || c->state == SW_CALL_ENDED)
+        return;
+    if (!ms) {
+        deadline_clear(c);
+        return;
+    }
+    if (!c->deadline) {
+        sw_call_deadline_t *d = calloc(1, sizeof *d);
+        if (!d)
+            abort();
+        uv_timer_init(sw_loop(), &d->timer);
+        d->timer.data = d;
+        d->call = c;
+        c->deadline = d;
+    }
+    c->deadline->outcome = outcome;
+    uv_timer_start(&c->deadline->timer, deadline_fired, ms, 0);
+}
+
+/* ---- ending a call -------------------------------------------------------------------- */
+
+/* Ends the call: the pending or answered attempt is reported ended, modules
+ * see on_call_end, everything is freed. The caller and the gateway have
+ * been answered or BYEd by the caller of end_call. */
+static void end_call(sw_call_t *c, int reason, sw_party_t by, const char *why)
 {
     sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu ended: %s (%zu attempt%s)", (unsigned long long)c->id, why,
             c->n_attempts, c->n_attempts == 1 ? "" : "s");
+    deadline_clear(c);
+    sw_attempt_t *at = current_attempt(c);
+    if (at && !at->end_reported) {
+        if (at->outcome == SW_ATTEMPT_PENDING)
+            finish_attempt(at, SW_ATTEMPT_ABANDONED, c->cancelled ? 487 : 0, why);
+        sw_call_hooks_attempt_end(c, at, NULL);
+    }
     c->state = SW_CALL_ENDED;
+    sw_call_end_t end = {.size = sizeof end, .reason = reason, .hung_up_by = by, .final_code = c->final_code};
+    sw_call_hooks_call_end(c, &end);
     call_free(c);
 }
 
@@ -520,7 +655,7 @@ static void a_on_no_ack(sw_tx_t *tx, void *ud)
     sw_call_t *c = ud;
     send_bye(c, &c->a);
     send_bye(c, &c->b);
-    end_call(c, "the caller never ACKed the 2xx");
+    end_call(c, SW_END_NO_ACK, SW_PARTY_SWITCH, "the caller never ACKed the 2xx");
 }
 
 static void a_on_terminated(sw_tx_t *tx, void *ud)
@@ -566,28 +701,44 @@ static sw_attempt_t *add_attempt(sw_call_t *c, const char *gateway, const char *
         abort();
     sw_attempt_t *a = &c->attempts[c->n_attempts++];
     memset(a, 0, sizeof *a);
+    a->call = c;
     a->gateway = xstrdup(gateway);
     a->callee = xstrdup(callee);
     a->started_ms = now_ms();
     return a;
 }
 
-static void finish_attempt(sw_attempt_t *a, int code, const char *reason)
+static void finish_attempt(sw_attempt_t *a, sw_attempt_outcome_t outcome, int code, const char *reason)
 {
+    a->outcome = outcome;
     a->code = code;
     free(a->reason);
     a->reason = xstrdup(reason);
     a->ended_ms = now_ms();
 }
 
-static void fail_call(sw_call_t *c, int code, const char *reason)
+void sw_call_leg_skip(sw_attempt_t *at, sw_attempt_outcome_t outcome, const char *reason)
 {
-    respond_a(c, code, reason, NULL);
-    end_call(c, reason);
+    if (at->invite_sent || at->outcome != SW_ATTEMPT_PENDING)
+        return;
+    finish_attempt(at, outcome, 503, reason ? reason : "skipped");
+}
+
+void sw_call_leg_set_invite_timeout(sw_attempt_t *at, uint64_t ms)
+{
+    if (at->invite_sent || at->timeout_from_script || !ms)
+        return;
+    at->invite_timeout_ms = ms > 300000 ? 300000 : (uint32_t)ms;
+}
+
+static void fail_call(sw_call_t *c, int code, int reason, const char *why)
+{
+    respond_a(c, code, why, NULL);
+    end_call(c, reason, SW_PARTY_SWITCH, why);
 }
 
 /* Opens a fresh dialog toward the gateway of `step` and sends its INVITE.
- * False when nothing could be sent (the attempt records why). */
+ * False when nothing was sent (the attempt records why). */
 static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
 {
     const char *callee = step->callee ? step->callee : c->callee;
@@ -596,13 +747,22 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     const sw_gateway_t *gw = sw_gateways_find(env.gateways, step->gateway);
     if (!gw) {
         sw_logf(SW_LOG_WARN, NULL, c->a.call_id, "route: no gateway '%s' in cfg: skipped", step->gateway);
-        finish_attempt(at, 503, "unknown gateway");
+        finish_attempt(at, SW_ATTEMPT_SKIPPED_UNKNOWN, 503, "unknown gateway");
+        return false;
+    }
+    at->invite_timeout_ms = step->invite_timeout_ms ? step->invite_timeout_ms : env.settings.invite_timeout_ms;
+    at->timeout_from_script = step->invite_timeout_ms != 0;
+    if (!sw_call_hooks_attempt_start(c, at)) {
+        sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu: gateway %s skipped: %s", c->n_attempts, gw->name,
+                at->reason ? at->reason : "refused by a module");
         return false;
     }
     /* the previous attempt's dialog is over: forget it (and its index entry) */
     unindex(by_b, c, c->b.call_id, false);
     side_free(&c->b);
     c->b_acked = false;
+    free(c->b_sdp); /* a failed gateway's early media is not the next one's */
+    c->b_sdp = NULL;
     char token[40], branch[64];
     random_token(token, sizeof token);
     c->b.call_id = xprintf("%s@%s", token, env.settings.local_host);
@@ -623,7 +783,7 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
 
     sw_msg_t *m = build_in_dialog(c, &c->b, "INVITE", c->b.local_cseq, branch, sizeof branch);
     if (!m) {
-        finish_attempt(at, 500, "cannot build INVITE");
+        finish_attempt(at, SW_ATTEMPT_TRANSPORT_ERROR, 500, "cannot build INVITE");
         return false;
     }
     /* build_in_dialog wrote Max-Forwards 70: the caller's, decremented, rules */
@@ -634,6 +794,11 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     sw_msg_header_add(m, "Contact", contact);
     free(contact);
     sw_msg_header_add(m, "Allow", sw_sip_allowed_methods);
+    /* reliable provisionals (RFC 3262) only where the caller can PRACK them:
+     * the caller's PRACKs are relayed to the gateway (pass-through) */
+    if (c->caller_100rel)
+        sw_msg_header_add(m, c->caller_requires_100rel ? "Require" : "Supported", "100rel");
+    c->b_rseq = 0;
     for (char *p = c->passthrough; p && *p;) {
         char *eol = strstr(p, "\r\n");
         char *colon = strchr(p, ':');
@@ -651,12 +816,13 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     }
     if (c->a_sdp)
         sw_msg_set_body(m, "application/sdp", c->a_sdp, strlen(c->a_sdp));
-    uint32_t timeout = step->invite_timeout_ms ? step->invite_timeout_ms : env.settings.invite_timeout_ms;
     sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller, gw->name,
             callee);
-    c->b_invite = send_request(m, "INVITE", branch, &c->b.dest, timeout, &b_invite_cbs, c);
+    at->invite_sent = true;
+    c->invites_sent++;
+    c->b_invite = send_request(m, "INVITE", branch, &c->b.dest, at->invite_timeout_ms, &b_invite_cbs, c);
     if (!c->b_invite) {
-        finish_attempt(at, 503, "cannot send to gateway");
+        finish_attempt(at, SW_ATTEMPT_TRANSPORT_ERROR, 503, "cannot send to gateway");
         return false;
     }
     /* indexed once sent: the gateway's in-dialog requests find the call by it */
@@ -665,76 +831,109 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     return true;
 }
 
-/* Sends the INVITE of the next chain step; when the chain is exhausted the
- * caller gets the last attempt's code. */
-static void start_next_attempt(sw_call_t *c)
+/* The switching decision the core applies when no module (gw_switch) gives
+ * one: PARAMETERS.md section 1 with VOS3000's defaults. */
+static void builtin_verdict(const sw_call_t *c, const sw_attempt_t *at, sw_switch_verdict_t *v)
 {
-    while (c->next_step < c->chain_len && !c->cancelled && c->n_attempts < CALL_MAX_ATTEMPTS) {
-        if (send_attempt(c, &c->chain[c->next_step++]))
-            return;
+    v->stop = 1;
+    v->caller_code = caller_code_for(at->code);
+    v->script_may_override = 0;
+    if (at->invite_sent && at->outcome == SW_ATTEMPT_RESPONSE && (at->code == 486 || at->code == 600))
+        v->rule = "user_busy";
+    else if (at->sdp_seen)
+        v->rule = "sdp_received";
+    else if (c->next_step >= c->chain_len)
+        v->rule = "chain_exhausted";
+    else if (c->n_attempts >= CALL_MAX_ATTEMPTS)
+        v->rule = "attempt_limit";
+    else {
+        v->stop = 0;
+        v->script_may_override = 1;
+        v->rule = "next";
     }
-    if (c->cancelled) {
-        end_call(c, "cancelled by the caller");
-        return;
-    }
-    sw_attempt_t *last = current_attempt(c);
-    if (!last) {
-        fail_call(c, 404, "Not Found (no route)");
-        return;
-    }
-    char reason[160];
-    snprintf(reason, sizeof reason, "all gateways failed (last: %s %d %s)", last->gateway, last->code,
-             last->reason ? last->reason : "");
-    respond_a(c, caller_code_for(last->code), NULL, NULL);
-    end_call(c, reason);
 }
 
-/* After a failed attempt, PARAMETERS.md section 1's decision order with the
- * VOS3000 defaults (the per-gateway settings arrive with gw_switch): the
- * caller cancelled (1); busy, STOP_AFTER_USER_BUSY On (4); early SDP,
- * STOP_AFTER_SDP On (5); the chain exhausted or CALL_MAX_ATTEMPTS made (7)
- * all stop. Otherwise (8) the script's on_failure may stop, replace the rest
- * of the chain, or let the next gateway be tried. */
-static void attempt_failed(sw_call_t *c)
+/* After a failed or skipped attempt: the switching decision (a module's, or
+ * the built-in one), then the script's on_failure where the decision allows
+ * it. True when the next gateway is to be tried; false when the call was
+ * ended here. */
+static bool decide_after_failure(sw_call_t *c)
 {
     sw_attempt_t *at = current_attempt(c);
     c->b_invite = NULL;
+    deadline_clear(c);
     unindex(by_b, c, c->b.call_id, false);
     if (c->cancelled) {
-        end_call(c, "cancelled by the caller");
-        return;
+        sw_call_hooks_attempt_end(c, at, NULL);
+        end_call(c, SW_END_CANCELLED, SW_PARTY_CALLER, "cancelled by the caller");
+        return false;
     }
-    const char *rule = NULL;
-    if (at->code == 486 || at->code == 600)
-        rule = "user busy";
-    else if (at->sdp_seen)
-        rule = "early media (SDP) received";
-    else if (c->next_step >= c->chain_len)
-        rule = "no gateway left";
-    else if (c->n_attempts >= CALL_MAX_ATTEMPTS)
-        rule = "attempt limit reached";
-    sw_call_lua_failure_t verdict = sw_call_lua_on_failure(env.lua, c, at, rule != NULL);
-    if (verdict == SW_CALL_LUA_SCRIPT_ERROR) {
-        fail_call(c, 500, "Internal Server Error (route script)");
-        return;
+    sw_switch_verdict_t v = {.size = sizeof v};
+    if (!sw_call_hooks_attempt_end(c, at, &v))
+        builtin_verdict(c, at, &v);
+    else if (c->n_attempts >= CALL_MAX_ATTEMPTS && !v.stop)
+        v = (sw_switch_verdict_t){.size = sizeof v, .stop = 1, .caller_code = caller_code_for(at->code),
+                                  .rule = "attempt_limit"};
+    if (v.stop && (v.caller_code < 300 || v.caller_code > 699))
+        v.caller_code = at->code;
+
+    if (!v.stop && v.script_may_override) {
+        sw_call_lua_failure_t verdict = sw_call_lua_on_failure(env.lua, c, at, false);
+        if (verdict == SW_CALL_LUA_SCRIPT_ERROR) {
+            fail_call(c, 500, SW_END_SCRIPT_ERROR, "Internal Server Error (route script)");
+            return false;
+        }
+        if (c->reject_code) { /* call:reject() in on_failure: stop with the script's code */
+            char why[160];
+            snprintf(why, sizeof why, "rejected by on_failure: %d", c->reject_code);
+            respond_a(c, c->reject_code, c->reject_reason, NULL);
+            end_call(c, SW_END_REJECTED_BY_SCRIPT, SW_PARTY_SWITCH, why);
+            return false;
+        }
+        if (verdict == SW_CALL_LUA_STOP) {
+            v.stop = 1;
+            v.caller_code = c->stop_code ? c->stop_code : at->code;
+            v.rule = "script_stop";
+        }
     }
-    if (c->reject_code) { /* call:reject() in on_failure: stop with the script's code */
-        char why[160];
-        snprintf(why, sizeof why, "rejected by on_failure: %d", c->reject_code);
-        respond_a(c, c->reject_code, c->reject_reason, NULL);
-        end_call(c, why);
-        return;
+    if (!v.stop && c->next_step >= c->chain_len) { /* nothing left to try, whatever was decided */
+        v.stop = 1;
+        v.caller_code = caller_code_for(at->code);
+        v.rule = "chain_exhausted";
     }
-    if (verdict == SW_CALL_LUA_STOP)
-        rule = "on_failure returned \"stop\"";
-    if (rule) {
-        respond_a(c, caller_code_for(at->code), NULL, NULL);
-        char why[200];
-        snprintf(why, sizeof why, "stopped after %s %d: %s", at->gateway, at->code, rule);
-        end_call(c, why);
-        return;
+    if (!v.stop)
+        return true;
+    /* a gateway's challenge or redirect never reaches the caller, whoever decided */
+    v.caller_code = caller_code_for(v.caller_code);
+    respond_a(c, v.caller_code, NULL, NULL);
+    char why[200];
+    snprintf(why, sizeof why, "stopped after %s %d (%s): %s", at->gateway, at->code, at->reason ? at->reason : "",
+             v.rule ? v.rule : "?");
+    bool timeout = at->outcome >= SW_ATTEMPT_INVITE_TIMEOUT && at->outcome <= SW_ATTEMPT_RINGING_TIMEOUT;
+    end_call(c, timeout && v.caller_code == 408 ? SW_END_INVITE_TIMEOUT : SW_END_ALL_GATEWAYS_FAILED,
+             SW_PARTY_SWITCH, why);
+    return false;
+}
+
+/* Sends the INVITE of the next chain step; an attempt that could not be sent
+ * (skipped gateway, transport error) goes through the decision like any
+ * failure. */
+static void start_next_attempt(sw_call_t *c)
+{
+    while (c->next_step < c->chain_len) {
+        if (send_attempt(c, &c->chain[c->next_step++]))
+            return;
+        if (!decide_after_failure(c))
+            return;
     }
-    start_next_attempt(c);
+    fail_call(c, 404, SW_END_NO_ROUTE, "Not Found (no route)");
+}
+
+/* A pending attempt failed (final response, timeout, transport error). */
+static void attempt_failed(sw_call_t *c)
+{
+    if (decide_after_failure(c))
+        start_next_attempt(c);
 }
 
 /* A 2xx from a fork of our INVITE other than the one we are bridged to
@@ -769,6 +968,7 @@ static void b_answered(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp, const cha
             send_ack(c, &c->b, cseq_number(resp));
         return;
     }
+    deadline_clear(c);
     /* the 2xx establishes the dialog: its To tag (not that of an earlier
      * provisional), its Contact and its Record-Route rule */
     if (to_tag) {
@@ -782,13 +982,13 @@ static void b_answered(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp, const cha
     }
     free(c->b.route_set);
     c->b.route_set = route_set_of(resp, true);
-    finish_attempt(at, sw_msg_status(resp), "answered");
+    finish_attempt(at, SW_ATTEMPT_ANSWERED, sw_msg_status(resp), "answered");
     /* the INVITE transaction stays attached: retransmitted 2xx come back here */
     send_ack(c, &c->b, cseq_number(resp));
     c->b_acked = true;
     if (c->cancelled) {
         send_bye(c, &c->b);
-        end_call(c, "the gateway's answer crossed the caller's CANCEL");
+        end_call(c, SW_END_CANCELLED, SW_PARTY_CALLER, "the gateway's answer crossed the caller's CANCEL");
         return;
     }
     if (sdp) {
@@ -800,6 +1000,41 @@ static void b_answered(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp, const cha
     c->answered_ms = now_ms();
     sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu answered by gateway %s", (unsigned long long)c->id,
             at->gateway);
+    sw_call_hooks_answer(c);
+}
+
+/* A reliable provisional from the gateway (RFC 3262: Require: 100rel and
+ * RSeq). When the caller supports 100rel it is relayed reliably under the
+ * A leg's own RSeq numbering (returned as the extra header lines), and the
+ * caller's PRACK is relayed back (relay_request maps its RAck). Otherwise
+ * the switch PRACKs it itself and relays it as an ordinary provisional.
+ * NULL for an unreliable provisional. */
+static char *reliable_provisional(sw_call_t *c, sw_msg_t *resp)
+{
+    const char *rseq_text = sw_msg_header(resp, "RSeq", 0);
+    if (!rseq_text || !has_option_tag(resp, "Require", "100rel"))
+        return NULL;
+    uint32_t rseq = (uint32_t)strtoul(rseq_text, NULL, 10);
+    if (!rseq)
+        return NULL;
+    bool again = rseq == c->b_rseq; /* the gateway retransmits until PRACKed */
+    c->b_rseq = rseq;
+    if (c->caller_100rel) {
+        if (!again) /* a new response: the next number of the A leg (RFC 3262 7.1) */
+            c->a_rseq = c->a_rseq ? c->a_rseq + 1 : 1 + (uint32_t)(c->id % 1000) * 1000;
+        return xprintf("Require: 100rel\r\nRSeq: %u\r\n", c->a_rseq);
+    }
+    if (!again && c->b.remote_tag) {
+        char branch[64];
+        sw_msg_t *m = build_in_dialog(c, &c->b, "PRACK", ++c->b.local_cseq, branch, sizeof branch);
+        if (m) {
+            char *rack = xprintf("%u 1 INVITE", rseq); /* our INVITE is CSeq 1 on every B leg */
+            sw_msg_header_add(m, "RAck", rack);
+            free(rack);
+            send_request(m, "PRACK", branch, &c->b.dest, 0, NULL, NULL);
+        }
+    }
+    return NULL;
 }
 
 static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
@@ -809,26 +1044,43 @@ static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
     int code = sw_msg_status(resp);
     if (!at->first_response_ms)
         at->first_response_ms = now_ms();
-    if (code == 100)
-        return; /* hop by hop: the caller got ours */
     size_t blen = 0;
     const char *body = sw_msg_body(resp, &blen);
     char *sdp = is_sdp(resp) && blen ? strndup(body, blen) : NULL;
+    if (code < 200 && sdp)
+        at->sdp_seen = true;
+    if (at->outcome == SW_ATTEMPT_PENDING)
+        sw_call_hooks_leg_response(c, at, resp); /* e.g. gw_switch moves the attempt's deadline */
+    if (code == 100) {
+        free(sdp);
+        return; /* hop by hop: the caller got ours */
+    }
     if (code < 200) {
         const char *to_tag = sw_msg_to_tag(resp);
-        if (to_tag && !c->b.remote_tag)
-            c->b.remote_tag = xstrdup(to_tag); /* the early dialog (a 2xx may still change it) */
+        if (to_tag && !c->b.remote_tag) {
+            /* the early dialog (a 2xx may still change it): PRACK, UPDATE and
+             * INFO sent in it go to its Contact, through its Record-Route */
+            c->b.remote_tag = xstrdup(to_tag);
+            char *target = header_uri(sw_msg_header(resp, "Contact", 0));
+            if (target) {
+                free(c->b.remote_target);
+                c->b.remote_target = target;
+            }
+            free(c->b.route_set);
+            c->b.route_set = route_set_of(resp, true);
+        }
         if (sdp) {
-            at->sdp_seen = true;
             free(c->b_sdp);
             c->b_sdp = xstrdup(sdp);
         }
+        char *more = reliable_provisional(c, resp);
         if (!c->cancelled)
-            respond_a(c, code, sw_msg_reason(resp), sdp);
+            respond_a_with(c, code, sw_msg_reason(resp), sdp, more);
+        free(more);
     } else if (code < 300) {
         b_answered(c, at, resp, sdp);
     } else {
-        finish_attempt(at, code, sw_msg_reason(resp));
+        finish_attempt(at, SW_ATTEMPT_RESPONSE, code, sw_msg_reason(resp));
         sw_tx_detach(tx);
         attempt_failed(c);
     }
@@ -839,8 +1091,8 @@ static void b_on_timeout(sw_tx_t *tx, bool transport_error, void *ud)
 {
     sw_call_t *c = ud;
     sw_tx_detach(tx);
-    finish_attempt(current_attempt(c), transport_error ? 503 : 408,
-                   transport_error ? "transport error" : "INVITE timeout");
+    finish_attempt(current_attempt(c), transport_error ? SW_ATTEMPT_TRANSPORT_ERROR : SW_ATTEMPT_INVITE_TIMEOUT,
+                   transport_error ? 503 : 408, transport_error ? "transport error" : "INVITE timeout");
     attempt_failed(c);
 }
 
@@ -943,24 +1195,26 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
     if (c->max_forwards < 0)
         c->max_forwards = 0;
     c->passthrough = collect_passthrough(inv);
+    c->caller_requires_100rel = has_option_tag(inv, "Require", "100rel");
+    c->caller_100rel = c->caller_requires_100rel || has_option_tag(inv, "Supported", "100rel");
     index_a(c);
     sw_tx_server_set_user(tx, &a_invite_cbs, c);
 
     /* the route script decides */
     sw_call_lua_result_t r = sw_call_lua_on_invite(env.lua, c, inv);
     if (r == SW_CALL_LUA_ERROR) {
-        fail_call(c, 500, "Internal Server Error (route script)");
+        fail_call(c, 500, SW_END_SCRIPT_ERROR, "Internal Server Error (route script)");
         return;
     }
     if (c->reject_code) {
         char why[160];
         snprintf(why, sizeof why, "rejected by the script: %d", c->reject_code);
         respond_a(c, c->reject_code, c->reject_reason, NULL);
-        end_call(c, why);
+        end_call(c, SW_END_REJECTED_BY_SCRIPT, SW_PARTY_SWITCH, why);
         return;
     }
     if (!c->chain_len) {
-        fail_call(c, 404, "Not Found (no route)");
+        fail_call(c, 404, SW_END_NO_ROUTE, "Not Found (no route)");
         return;
     }
     start_next_attempt(c);
@@ -978,7 +1232,7 @@ bool sw_calls_cancel(sw_tx_t *invite_tx)
     if (c->b_invite)
         sw_tx_client_cancel(c->b_invite); /* its 487 (or a crossing 2xx) ends the call */
     else
-        end_call(c, "cancelled by the caller");
+        end_call(c, SW_END_CANCELLED, SW_PARTY_CALLER, "cancelled by the caller");
     return true;
 }
 
@@ -1066,8 +1320,24 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
                                          "RAck", "Info-Package"};
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++)
         for (size_t k = 0; k < sw_msg_header_count(req, copied[i]); k++)
-            if (strcmp(copied[i], "Content-Type") != 0)
+            if (strcmp(copied[i], "Content-Type") != 0 && strcmp(copied[i], "RAck") != 0)
                 sw_msg_header_add(m, copied[i], sw_msg_header(req, copied[i], k));
+    if (strcmp(method, "PRACK") == 0) {
+        /* RFC 3262 7.2: the RAck names the reliable provisional of *this*
+         * leg: the caller's RSeq maps back to the gateway's */
+        const char *rack = sw_msg_header(req, "RAck", 0);
+        uint32_t rseq = rack ? (uint32_t)strtoul(rack, NULL, 10) : 0;
+        if (!from_a || !rseq || rseq != c->a_rseq || !c->b_rseq) {
+            sw_msg_free(m);
+            far->local_cseq--;
+            sw_tx_reply_t rep = {.code = 481, .reason = "No Matching Reliable Provisional"};
+            sw_tx_server_respond(tx, &rep);
+            return;
+        }
+        char *mapped = xprintf("%u 1 INVITE", c->b_rseq);
+        sw_msg_header_add(m, "RAck", mapped);
+        free(mapped);
+    }
     bool is_invite = strcmp(method, "INVITE") == 0;
     bool target_refresh = is_invite || strcmp(method, "UPDATE") == 0;
     if (target_refresh) {
@@ -1150,10 +1420,16 @@ bool sw_calls_in_dialog(sw_msg_t *req, sw_tx_t *tx)
         } else {
             respond_a(c, 480, "Temporarily Unavailable", NULL);
         }
-        end_call(c, from_a ? "caller hung up" : "callee hung up");
+        end_call(c, c->state == SW_CALL_ANSWERED ? (from_a ? SW_END_NORMAL_CALLER : SW_END_NORMAL_CALLEE)
+                                            : (from_a ? SW_END_CANCELLED : SW_END_ALL_GATEWAYS_FAILED),
+                 from_a ? SW_PARTY_CALLER : SW_PARTY_CALLEE, from_a ? "caller hung up" : "callee hung up");
         return true;
     }
-    if (c->state != SW_CALL_ANSWERED || (!from_a && !c->a.remote_target)) {
+    /* in the early dialog (the gateway's 18x made it) PRACK, UPDATE and INFO
+     * are relayed; anything else (a re-INVITE) waits for the answer */
+    bool early = c->state == SW_CALL_ATTEMPTING && c->b_invite && c->b.remote_tag &&
+                 (strcmp(method, "PRACK") == 0 || strcmp(method, "UPDATE") == 0 || strcmp(method, "INFO") == 0);
+    if ((c->state != SW_CALL_ANSWERED && !early) || (!from_a && !c->a.remote_target)) {
         answer.code = 491;
         answer.reason = "Request Pending";
         if (tx)
@@ -1176,6 +1452,6 @@ void sw_calls_shutdown(void)
             } else if (c->a_invite) {
                 respond_a(c, 503, "Service Unavailable (shutting down)", NULL);
             }
-            end_call(c, "switch shutting down");
+            end_call(c, SW_END_SHUTDOWN, SW_PARTY_SWITCH, "switch shutting down");
         }
 }

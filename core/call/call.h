@@ -31,14 +31,21 @@ typedef struct sw_dialog_side {
     sw_tx_destination_t dest;   /* where requests on this leg go */
 } sw_dialog_side_t;
 
-/* One gateway attempt, kept for on_failure, the management API and the CDR. */
-typedef struct sw_attempt {
+/* One gateway attempt: a B-leg (the module API's sw_leg_t), kept for
+ * on_failure, the management API and the CDR. */
+typedef struct sw_leg {
+    struct sw_call *call;       /* the call it belongs to */
     char *gateway;
     char *callee;               /* number sent to this gateway */
-    int code;                   /* final code, 408 for a timeout, 0 while pending */
+    int code;                   /* final code, 408 for a timeout, 503 for a skip; 0 while pending */
     char *reason;               /* "INVITE timeout", the reason phrase, ... */
+    sw_attempt_outcome_t outcome;
     uint64_t started_ms, first_response_ms, ended_ms;
+    uint32_t invite_timeout_ms; /* this attempt's: script override, else module, else core default */
+    bool timeout_from_script;   /* the script set invite_timeout for this step: modules keep off */
     bool sdp_seen;              /* early media (SDP in a provisional) */
+    bool invite_sent;           /* an INVITE left (not a skip) */
+    bool end_reported;          /* on_attempt_end ran for it */
 } sw_attempt_t;
 
 /* One element of the chain the script returned, with its overrides. */
@@ -79,6 +86,15 @@ struct sw_call {
     char *reject_reason;
     bool cancelled;
     bool b_acked;
+    bool caller_100rel;         /* the caller's INVITE allows reliable provisionals (Supported/Require: 100rel) */
+    bool caller_requires_100rel;/* ... and insists on them (Require: 100rel) */
+    uint32_t a_rseq;            /* RSeq of the last reliable provisional relayed to the caller, 0: none */
+    uint32_t b_rseq;            /* the gateway's RSeq it stands for (this attempt), 0: none */
+    int stop_code;              /* on_failure returned "stop", code: the caller's code; 0 = the attempt's */
+    int final_code;             /* the final code the caller got (200 when answered), 0 before */
+    unsigned invites_sent;      /* attempts that sent an INVITE (switch limit counts these) */
+    struct sw_call_deadline *deadline;
+    struct sw_call_module_data *module_data; /* api->call_set_data, one node per module that set one */ /* a module's attempt timer (leg_set_deadline), or NULL */
     uint64_t created_ms, answered_ms;
     struct sw_call *next_a, *next_b; /* hash chains */
     struct sw_relay *relays;    /* in-dialog requests in flight */
@@ -115,5 +131,14 @@ void sw_calls_foreach(void (*fn)(const sw_call_t *c, void *ud), void *ud);
 const sw_gateways_t *sw_calls_gateways(void);
 /* Ends every call (BYE both legs) at shutdown. */
 void sw_calls_shutdown(void);
+
+/* "response", "invite_timeout", ... (module.h's sw_attempt_outcome_t), for
+ * the script, logs and the management API. */
+const char *sw_attempt_outcome_name(sw_attempt_outcome_t o);
+
+/* What modules may do to a pending attempt (module.h, ABI 1.1). */
+void sw_call_leg_skip(sw_attempt_t *at, sw_attempt_outcome_t outcome, const char *reason);
+void sw_call_leg_set_invite_timeout(sw_attempt_t *at, uint64_t ms);
+void sw_call_leg_set_deadline(sw_attempt_t *at, uint64_t ms, sw_attempt_outcome_t outcome);
 
 #endif

@@ -336,7 +336,7 @@ static int push_failure_args(lua_State *L, void *p)
     hook_ctx_t *h = p;
     push_invite_args(L, p);
     const sw_attempt_t *a = h->attempt;
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     lua_pushstring(L, a->gateway ? a->gateway : "");
     lua_setfield(L, -2, "gateway");
     lua_pushinteger(L, a->code);
@@ -347,31 +347,40 @@ static int push_failure_args(lua_State *L, void *p)
     lua_setfield(L, -2, "callee");
     lua_pushboolean(L, a->sdp_seen);
     lua_setfield(L, -2, "early_media");
+    lua_pushstring(L, sw_attempt_outcome_name(a->outcome));
+    lua_setfield(L, -2, "outcome");
     lua_pushinteger(L, (lua_Integer)h->call->n_attempts);
     lua_setfield(L, -2, "index");
     return 2;
 }
 
+/* Two results: the verdict (-2) and, after "stop", an optional code (-1). */
 static void read_failure_result(lua_State *L, void *p)
 {
     hook_ctx_t *h = p;
-    if (lua_isnil(L, -1)) {
+    if (lua_isnil(L, -2)) {
         h->verdict = SW_CALL_LUA_DEFAULT;
-    } else if (lua_type(L, -1) == LUA_TSTRING) {
-        const char *s = lua_tostring(L, -1);
-        if (strcmp(s, "next") == 0)
+    } else if (lua_type(L, -2) == LUA_TSTRING) {
+        const char *s = lua_tostring(L, -2);
+        if (strcmp(s, "next") == 0) {
             h->verdict = SW_CALL_LUA_NEXT;
-        else if (strcmp(s, "stop") == 0)
+        } else if (strcmp(s, "stop") == 0) {
             h->verdict = SW_CALL_LUA_STOP;
-        else
+            if (!lua_isnil(L, -1)) {
+                lua_Integer code = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+                if (code < 300 || code > 699)
+                    luaL_error(L, "on_failure: the code after \"stop\" must be an integer 300-699");
+                h->call->stop_code = (int)code;
+            }
+        } else
             luaL_error(L, "on_failure must return nil, \"next\", \"stop\" or a chain, got \"%s\"", s);
-    } else if (lua_istable(L, -1)) {
+    } else if (lua_istable(L, -2)) {
         /* a new chain replaces what was left of the old one */
         free_steps(h->call, h->call->next_step);
-        read_chain(L, -1, h->call);
-        h->verdict = SW_CALL_LUA_NEXT;
+        read_chain(L, -2, h->call);
+        h->verdict = h->call->chain_len > h->call->next_step ? SW_CALL_LUA_NEXT : SW_CALL_LUA_STOP;
     } else {
-        luaL_error(L, "on_failure must return nil, \"next\", \"stop\" or a chain, got %s", luaL_typename(L, -1));
+        luaL_error(L, "on_failure must return nil, \"next\", \"stop\" or a chain, got %s", luaL_typename(L, -2));
     }
 }
 
@@ -382,7 +391,7 @@ sw_call_lua_failure_t sw_call_lua_on_failure(struct sw_lua_engine *e, sw_call_t 
         return SW_CALL_LUA_DEFAULT; /* steps 1-7 of the decision order are final */
     hook_ctx_t h = {.call = c, .attempt = a, .ref = LUA_NOREF, .verdict = SW_CALL_LUA_DEFAULT};
     char err[1024];
-    int rc = sw_lua_engine_call(e, "on_failure", c->a.call_id, push_failure_args, 1, read_failure_result, &h, err,
+    int rc = sw_lua_engine_call(e, "on_failure", c->a.call_id, push_failure_args, 2, read_failure_result, &h, err,
                                 sizeof err);
     invalidate(e, &h);
     /* as in on_invite, a broken script never routes a call where it did not

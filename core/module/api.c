@@ -12,6 +12,7 @@
 #include <time.h>
 #include <uv.h>
 
+#include "call/call_hooks.h"
 #include "cfg/config.h"
 #include "log.h"
 #include "loop_jobs.h"
@@ -264,6 +265,20 @@ static const sw_api_t api_table = {
     .lua_push_number = sw_lua_push_number,
     .lua_push_str = sw_lua_push_str,
     .lua_error = sw_lua_error,
+    .call_uid = sw_call_api_uid,
+    .call_sip_id = sw_call_api_sip_id,
+    .call_caller = sw_call_api_caller,
+    .call_callee = sw_call_api_callee,
+    .call_source = sw_call_api_source,
+    .call_is_answered = sw_call_api_is_answered,
+    .call_attempt_count = sw_call_api_attempt_count,
+    .call_attempt = sw_call_api_attempt,
+    .leg_gateway = sw_call_api_leg_gateway,
+    .leg_set_invite_timeout = sw_call_api_leg_set_invite_timeout,
+    .leg_skip = sw_call_api_leg_skip,
+    .leg_set_deadline = sw_call_api_leg_set_deadline,
+    .call_get_data = sw_call_api_get_data,
+    .call_set_data = sw_call_api_set_data,
 };
 
 const sw_api_t *sw_api_table(void)

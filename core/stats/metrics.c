@@ -7,6 +7,7 @@
 #include "strbuf.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,17 +46,26 @@ const char *sw_drop_reason_name(sw_drop_reason_t r)
 
 struct sw_stat {
     char *module;
-    char *name;
+    char *name;                 /* the metric name, without labels */
+    char *labels;               /* "{gateway=\"x\"}" or "" */
     char *help;
     sw_stat_kind_t kind;
     _Atomic int64_t value;
     struct sw_stat *next;
 };
 
-/* Registration is rare (module init); the list is only appended to, under the
- * lock, and rendered under the same lock from the HTTP thread. */
+/* Registration is rare (module init, a gateway's first failure with a new
+ * code); the list is only inserted into, under the lock, and rendered under
+ * the same lock from the HTTP thread. Stats of one name with different labels
+ * form one Prometheus family: they are kept next to each other so HELP and
+ * TYPE are written once. */
 static pthread_mutex_t stats_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sw_stat *stats_head, **stats_tail = &stats_head;
+static struct sw_stat *stats_head;
+
+static bool label_char_ok(char ch)
+{
+    return ch != '\n' && ch != '\r' && ch != '\0';
+}
 
 sw_stat_t *sw_stat_register(const char *module, const char *name, const char *help, sw_stat_kind_t kind)
 {
@@ -63,16 +73,33 @@ sw_stat_t *sw_stat_register(const char *module, const char *name, const char *he
     if (!st)
         abort();
     st->module = strdup(module ? module : "core");
-    st->name = strdup(name ? name : "unnamed");
+    name = name ? name : "unnamed";
+    const char *brace = strchr(name, '{');
+    st->name = brace ? strndup(name, (size_t)(brace - name)) : strdup(name);
+    st->labels = strdup(brace ? brace : "");
     st->help = strdup(help ? help : "");
+    if (!st->module || !st->name || !st->labels || !st->help)
+        abort();
     st->kind = kind == SW_STAT_GAUGE ? SW_STAT_GAUGE : SW_STAT_COUNTER;
     /* Prometheus names allow [a-zA-Z0-9_:]; anything else becomes '_'. */
     for (char *p = st->name; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '_'))
             *p = '_';
+    /* labels are the module's text: a line break would corrupt the exposition */
+    for (char *p = st->labels; *p; p++)
+        if (!label_char_ok(*p))
+            *p = ' ';
+    size_t nl = strlen(st->labels);
+    if (nl && st->labels[nl - 1] != '}')
+        st->labels[0] = '\0'; /* unterminated label set: dropped rather than rendered broken */
     pthread_mutex_lock(&stats_lock);
-    *stats_tail = st;
-    stats_tail = &st->next;
+    struct sw_stat **pp = &stats_head, **after_family = NULL;
+    for (; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->module, st->module) == 0 && strcmp((*pp)->name, st->name) == 0)
+            after_family = &(*pp)->next;
+    pp = after_family ? after_family : pp;
+    st->next = *pp;
+    *pp = st;
     pthread_mutex_unlock(&stats_lock);
     return st;
 }
@@ -156,11 +183,14 @@ char *sw_metrics_render(void)
     render_counter(&o, "sipswitch_sip_transaction_transport_errors_total", "Client SIP transactions failed by the transport (TCP connect refused or lost)", load(&sw_metrics.tx_transport_errors));
 
     pthread_mutex_lock(&stats_lock);
-    for (struct sw_stat *st = stats_head; st; st = st->next) {
+    const struct sw_stat *prev = NULL;
+    for (struct sw_stat *st = stats_head; st; prev = st, st = st->next) {
         const char *type = st->kind == SW_STAT_GAUGE ? "gauge" : "counter";
-        sw_strbuf_printf(&o, "# HELP sipswitch_%s_%s %s\n# TYPE sipswitch_%s_%s %s\nsipswitch_%s_%s %lld\n",
-                   st->module, st->name, st->help, st->module, st->name, type, st->module, st->name,
-                   (long long)atomic_load_explicit(&st->value, memory_order_relaxed));
+        if (!prev || strcmp(prev->module, st->module) != 0 || strcmp(prev->name, st->name) != 0)
+            sw_strbuf_printf(&o, "# HELP sipswitch_%s_%s %s\n# TYPE sipswitch_%s_%s %s\n", st->module, st->name,
+                             st->help, st->module, st->name, type);
+        sw_strbuf_printf(&o, "sipswitch_%s_%s%s %lld\n", st->module, st->name, st->labels,
+                         (long long)atomic_load_explicit(&st->value, memory_order_relaxed));
     }
     pthread_mutex_unlock(&stats_lock);
     return sw_strbuf_take(&o);

@@ -31,7 +31,7 @@ extern "C" {
 #endif
 
 #define SW_ABI_MAJOR 1
-#define SW_ABI_MINOR 0
+#define SW_ABI_MINOR 1
 
 /* The symbol the loader looks up in every module. */
 #define SW_MODULE_ENTRY_SYMBOL "sw_module_entry"
@@ -154,6 +154,22 @@ typedef enum {
     SW_LUA_OTHER = 5
 } sw_lua_type_t;
 
+/* How one gateway attempt (one B-leg INVITE) ended. ABI 1.1. */
+typedef enum {
+    SW_ATTEMPT_PENDING = 0,           /* still waiting for a final answer */
+    SW_ATTEMPT_RESPONSE = 1,          /* a final failure response (3xx-6xx): see `code` */
+    SW_ATTEMPT_INVITE_TIMEOUT = 2,    /* no response at all within the INVITE timeout */
+    SW_ATTEMPT_TRYING_TIMEOUT = 3,    /* 100 Trying, then nothing more in time */
+    SW_ATTEMPT_PROGRESS_TIMEOUT = 4,  /* 183, then no 180/200 in time */
+    SW_ATTEMPT_RINGING_TIMEOUT = 5,   /* 180, then no answer in time */
+    SW_ATTEMPT_SKIPPED_MAX_CALLS = 6, /* not sent: the gateway was at its call limit (counts as 503) */
+    SW_ATTEMPT_SKIPPED_MAX_CPS = 7,   /* not sent: the gateway was at its rate limit (counts as 503) */
+    SW_ATTEMPT_TRANSPORT_ERROR = 8,   /* could not be sent, or the connection failed (503) */
+    SW_ATTEMPT_ANSWERED = 9,          /* 2xx: the call was bridged to this gateway */
+    SW_ATTEMPT_ABANDONED = 10,        /* the call ended (cancel, hang-up, shutdown) while pending */
+    SW_ATTEMPT_SKIPPED_UNKNOWN = 11   /* not sent: the chain named a gateway cfg does not have */
+} sw_attempt_outcome_t;
+
 /* ------------------------------------------------------------------------- */
 /* Descriptors a module provides                                             */
 /* ------------------------------------------------------------------------- */
@@ -227,7 +243,8 @@ enum {
     SW_END_AUTH_FAILED,
     SW_END_OVERLOAD,
     SW_END_SCRIPT_ERROR,
-    SW_END_SHUTDOWN
+    SW_END_SHUTDOWN,
+    SW_END_NO_ACK               /* 1.1: the caller never ACKed our 2xx (both legs BYEd) */
 };
 
 /* One RTP packet on a relayed stream (on_rtp, media thread). The module may
@@ -243,6 +260,36 @@ typedef struct sw_rtp_packet {
     int from_encrypted_peer;    /* the leg it came from has rtp_encryption on */
     void *stream_data;          /* per-stream slot the module may use (set at on_sdp) */
 } sw_rtp_packet_t;
+
+/* One gateway attempt as the core records it (ABI 1.1). Strings are valid
+ * for the duration of the callback only. */
+typedef struct sw_attempt_info {
+    uint32_t size;              /* sizeof(sw_attempt_info_t) as the filler knows it */
+    const char *gateway;        /* the name in the chain */
+    const char *callee;         /* the number sent to it */
+    unsigned index;             /* 1-based position among this call's attempts */
+    unsigned invites_sent;      /* INVITEs this call has sent so far, this one included */
+    sw_attempt_outcome_t outcome;
+    int code;                   /* the code the attempt stands for: the response's,
+                                   408 for a timeout, 503 for a skip or transport error */
+    const char *reason;         /* reason phrase or what happened, or NULL */
+    int sdp_received;           /* a provisional response carried SDP */
+    int rtp_started;            /* the media relay saw RTP from the gateway */
+    int media_relayed;          /* the call's media goes through the relay */
+    int caller_cancelled;       /* the caller cancelled or hung up */
+    size_t gateways_left;       /* chain steps after this one */
+    uint64_t started_ms, first_response_ms, ended_ms; /* loop time, 0 = not yet */
+} sw_attempt_info_t;
+
+/* What a switching policy (gw_switch) tells the core after a failed
+ * attempt (on_attempt_end). ABI 1.1. */
+typedef struct sw_switch_verdict {
+    uint32_t size;
+    int stop;                   /* 1: end the call with caller_code; 0: try the next gateway */
+    int caller_code;            /* stop: the final code for the caller (300..699) */
+    int script_may_override;    /* next: the script's on_failure may still stop or re-route */
+    const char *rule;           /* static text naming the rule, for logs and the CDR */
+} sw_switch_verdict_t;
 
 /* Hooks: set only the ones the module uses. Modules sharing a hook run in
  * ascending `priority` (ties: load order). Callers of some hooks arrive with
@@ -273,6 +320,22 @@ typedef struct sw_hooks {
     void (*on_call_end)(sw_module_t *self, sw_call_t *call, const sw_call_end_t *end);
     /* One RTP packet (media thread; no allocation, no API calls). */
     void (*on_rtp)(sw_module_t *self, sw_rtp_packet_t *pkt);
+
+    /* --- ABI 1.1 --- */
+    /* A gateway attempt is about to send its INVITE (`leg` is the new B-leg).
+     * The module may set the attempt's INVITE timeout
+     * (api->leg_set_invite_timeout) or refuse the gateway: call
+     * api->leg_skip() and return SW_HOOK_DROP; the core then records the skip
+     * and asks on_attempt_end what to do next. */
+    sw_hook_result_t (*on_attempt_start)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg);
+    /* An attempt ended, exactly once per attempt: a failure, a skip, the
+     * answered attempt when its call ends, or a pending one abandoned.
+     * `verdict` is non-NULL when the core needs the switching decision (a
+     * failure while the call still waits for an answer): fill it and return
+     * SW_HOOK_HANDLED, or return SW_HOOK_CONTINUE to leave it to the next
+     * module and finally to the core's built-in VOS3000 defaults. */
+    sw_hook_result_t (*on_attempt_end)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg,
+                                       const sw_attempt_info_t *info, sw_switch_verdict_t *verdict);
 } sw_hooks_t;
 
 struct sw_api;
@@ -353,7 +416,9 @@ typedef struct sw_api {
     uint64_t (*now_ms)(void);       /* monotonic, loop time */
     uint64_t (*wallclock_ms)(void); /* Unix epoch ms */
 
-    /* --- statistics (any thread), exported on /metrics as sipswitch_<module>_<name> --- */
+    /* --- statistics (any thread), exported on /metrics as sipswitch_<module>_<name> ---
+     * The name may end with Prometheus labels, e.g. "attempts_total{gateway=\"gw1\"}"
+     * (since 1.1): stats of one name form one family, listed together. */
     sw_stat_t *(*stat_register)(sw_module_t *self, const char *name, const char *help,
                                 sw_stat_kind_t kind);
     void (*stat_add)(sw_stat_t *st, int64_t delta);
@@ -398,6 +463,32 @@ typedef struct sw_api {
     void (*lua_push_number)(sw_lua_ret_t *r, double v);
     void (*lua_push_str)(sw_lua_ret_t *r, const char *s, size_t len);
     int (*lua_error)(sw_lua_ret_t *r, const char *fmt, ...) SW_PRINTF(2, 3);
+
+    /* --- ABI 1.1: calls and legs (signaling thread; handles are valid
+     * during the callback they were passed to) --- */
+    uint64_t (*call_uid)(const sw_call_t *c);            /* unique for the process' life */
+    const char *(*call_sip_id)(const sw_call_t *c);      /* the caller's Call-ID */
+    const char *(*call_caller)(const sw_call_t *c);      /* caller number (user part of From) */
+    const char *(*call_callee)(const sw_call_t *c);      /* dialled number (user part of the R-URI) */
+    const char *(*call_source)(const sw_call_t *c);      /* [mapping] name, or the source IP */
+    int (*call_is_answered)(const sw_call_t *c);
+    size_t (*call_attempt_count)(const sw_call_t *c);
+    /* Fills *out (set out->size first) with attempt i (0-based); -1 when no such attempt. */
+    int (*call_attempt)(const sw_call_t *c, size_t i, sw_attempt_info_t *out);
+    const char *(*leg_gateway)(const sw_leg_t *leg);     /* routing gateway name */
+    /* In on_attempt_start: the INVITE timeout of this attempt, unless the
+     * script gave one for it (the script's per-attempt value wins). */
+    void (*leg_set_invite_timeout)(sw_leg_t *leg, uint64_t ms);
+    /* In on_attempt_start, before returning SW_HOOK_DROP: why the gateway is skipped. */
+    void (*leg_skip)(sw_leg_t *leg, sw_attempt_outcome_t outcome, const char *reason);
+    /* While the attempt is pending: fail it after `ms` with `outcome` (a
+     * timeout outcome) unless it ends first; the core CANCELs the INVITE.
+     * A new call replaces the previous deadline; ms = 0 clears it. */
+    void (*leg_set_deadline)(sw_leg_t *leg, uint64_t ms, sw_attempt_outcome_t outcome);
+    /* This module's pointer on a call (NULL until set). The core never frees
+     * it: free it in on_call_end, the last hook a call sees. */
+    void *(*call_get_data)(const sw_call_t *c, const sw_module_t *self);
+    void (*call_set_data)(sw_call_t *c, sw_module_t *self, void *data);
 } sw_api_t;
 
 #ifdef __cplusplus

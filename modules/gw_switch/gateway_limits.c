@@ -100,6 +100,15 @@ gw_admit_t gw_limits_try_acquire(gw_limits_t *gw, uint64_t now_ms)
     return GW_ADMIT_OK;
 }
 
+bool gw_limits_cps_full(const gw_limits_t *gw, uint64_t now_ms)
+{
+    if (!gw->max_cps || gw->cps_used < gw->max_cps)
+        return false;
+    if (now_ms < gw->cps_latest_ms)
+        now_ms = gw->cps_latest_ms;
+    return now_ms - gw->cps_starts[gw->cps_oldest] < WINDOW_MS;
+}
+
 void gw_limits_release(gw_limits_t *gw)
 {
     if (gw->current_calls)

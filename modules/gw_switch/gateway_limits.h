@@ -70,6 +70,9 @@ void gw_limits_destroy(gw_limits_t *gw);
  * skip is counted and nothing is taken. max_calls is checked first so a
  * refused call does not use up a place in the per-second window. */
 gw_admit_t gw_limits_try_acquire(gw_limits_t *gw, uint64_t now_ms);
+/* Whether an admission at now_ms would be refused for max_cps (nothing is
+ * recorded): what sw.gw_switch.status() reports. */
+bool gw_limits_cps_full(const gw_limits_t *gw, uint64_t now_ms);
 /* Gives back a slot (attempt failed, or answered call ended). Releasing more
  * than was acquired is ignored rather than wrapping the count. */
 void gw_limits_release(gw_limits_t *gw);

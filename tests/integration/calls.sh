@@ -67,7 +67,7 @@ rejecting() { sed "s/\[code\]/$1/" "$SC/gw_reject.xml" >"$WORK/reject_$1.xml"; e
 # -key inside a response="" attribute, so the file is generated)
 fails_with() { sed "s/\[code\]/$1/" "$SC/call_uac_failed.xml" >"$WORK/fails_$1.xml"; echo "$WORK/fails_$1.xml"; }
 
-write_cfg "passthrough_headers = P-Asserted-Identity, X-*" \
+write_cfg "passthrough_headers = P-Asserted-Identity, X-*" "load = gw_switch" \
     "[mapping customer]" "source = 127.0.0.1" \
     "[gateway A]" "address = 127.0.0.1:$GW_A" "[gateway B]" "address = 127.0.0.1:$GW_B" \
     "[gateway C]" "address = 127.0.0.1:$GW_C" \
@@ -219,20 +219,20 @@ check "overrides: A got set_caller's number in From, with the caller's display n
 script <<'LUA'
 function on_invite(call) return { "A", "B" } end
 function on_failure(call, a)
-  sw.log("info", string.format("on_failure: gateway=%s code=%d reason=%s callee=%s early_media=%s index=%d caller=%s",
-    a.gateway, a.code, a.reason, a.callee, tostring(a.early_media), a.index, call.caller))
-  return "stop"
+  sw.log("info", string.format("on_failure: gateway=%s code=%d reason=%s callee=%s early_media=%s index=%d caller=%s outcome=%s",
+    a.gateway, a.code, a.reason, a.callee, tostring(a.early_media), a.index, call.caller, a.outcome))
+  return "stop", 480
 end
 LUA
 gateway A "$(rejecting 503)"
 listen B
-caller "$(fails_with 503)"; rc=$?
-check "on_failure \"stop\": the caller got A's 503 ($rc)" [ $rc -eq 0 ]
+caller "$(fails_with 480)"; rc=$?
+check "on_failure \"stop\", 480: the caller got the script's 480, not A's 503 ($rc)" [ $rc -eq 0 ]
 wait_gw A
 n=$(heard B)
 check "on_failure \"stop\": B never contacted (got $n messages)" [ "$n" -eq 0 ]
-check "on_failure got the attempt: gateway, code, reason, callee, early_media, index" grep -q \
-    'on_failure: gateway=A code=503 reason=Refused by test gateway callee=4420 early_media=false index=1 caller=1001' \
+check "on_failure got the attempt: gateway, code, reason, callee, early_media, index, outcome" grep -q \
+    'on_failure: gateway=A code=503 reason=Refused by test gateway callee=4420 early_media=false index=1 caller=1001 outcome=response' \
     "$WORK/sipswitch.log"
 
 # 11. on_failure returns a new chain: after A fails, B (with its own caller
@@ -282,7 +282,7 @@ check "attempt limit: the caller got 503 after on_failure kept adding gateways (
 wait_gw A; rc=$?
 n=$(grep -c '^INVITE ' "$WORK/gw_A.msg")
 check "attempt limit: A got exactly 100 INVITEs, all ACKed (got $n; sipp $rc)" all_of [ "$n" -eq 100 ] :: [ $rc -eq 0 ]
-check "attempt limit: logged" grep -q 'stopped after A 503: attempt limit reached' "$WORK/sipswitch.log"
+check "attempt limit: logged" grep -q 'stopped after A 503 .*attempt_limit' "$WORK/sipswitch.log"
 
 # 13. a prefix table chooses the chain: the longest prefix of 4420... wins
 printf 'prefix,chain\n44,A\n4420,B|A\n' >"$WORK/routes.csv"

@@ -15,10 +15,10 @@ check_bad() {
 }
 bad_cfg() { local name=$1; shift; printf '%s\n' "$@" >"$WORK/$name.cfg"; }
 
-out=$("$SW_BIN" --check -c "$top_srcdir/cfg/sipswitch.cfg" 2>&1); rc=$?
+out=$("$SW_BIN" --check -c "$top_srcdir/cfg/sipswitch.cfg" --module-path "$top_builddir/modules" 2>&1); rc=$?
 check "shipped cfg/sipswitch.cfg passes --check ($out)" [ $rc -eq 0 ]
 
-out=$("$SW_BIN" --check -c "$top_srcdir/cfg/examples/carrier.cfg" 2>&1); rc=$?
+out=$("$SW_BIN" --check -c "$top_srcdir/cfg/examples/carrier.cfg" --module-path "$top_builddir/modules" 2>&1); rc=$?
 check "cfg/examples/carrier.cfg passes --check ($out)" [ $rc -eq 0 ]
 
 cp "$top_srcdir/scripts/route.lua" "$WORK/route.lua"

@@ -35,6 +35,18 @@ static void test_open_ok(void **state)
     sw_module_close(m);
 }
 
+/* The probes are built one minor (and one major) ahead of the header. */
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define NEXT_MINOR_1 2
+#define NEXT_MINOR_0 1
+#define NEXT_MINOR_2 3
+#define NEXT_MINOR_3 4
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define NEXT_MINOR CAT(NEXT_MINOR_, SW_ABI_MINOR)
+#define NEXT_MAJOR 2
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -42,8 +54,10 @@ static void test_refusals(void **state)
         const char *file;
         const char *message;
     } cases[] = {
-        {ABI_DIR "/probe_newer_minor.la", "needs module ABI 1.1 but this sipswitch provides only 1.0"},
-        {ABI_DIR "/probe_other_major.la", "was built for module ABI 2.0 but this sipswitch provides ABI 1.0"},
+        {ABI_DIR "/probe_newer_minor.la", "needs module ABI " STR(SW_ABI_MAJOR) "." STR(NEXT_MINOR)
+                                          " but this sipswitch provides only " STR(SW_ABI_MAJOR) "." STR(SW_ABI_MINOR)},
+        {ABI_DIR "/probe_other_major.la", "was built for module ABI " STR(NEXT_MAJOR) "." STR(SW_ABI_MINOR) " but this sipswitch "
+                                          "provides ABI " STR(SW_ABI_MAJOR) "." STR(SW_ABI_MINOR)},
         {ABI_DIR "/probe_no_entry.la", "not a sipswitch module (no sw_module_entry symbol)"},
         {ABI_DIR "/does_not_exist.la", "cannot load"},
     };
@@ -129,15 +143,17 @@ static void test_init_failure_names_module(void **state)
     sw_errors_clear(&errs);
 }
 
-/* A module built against the frozen 1.0 header loads, and every API entry it
- * calls through the 1.0 layout answers as documented (see probe_frozen.c). */
-static void test_frozen_abi_1_0_module(void **state)
+/* Opens one frozen-header probe, lets `check` look at the loaded set, and
+ * initialises it: its init() fails, naming the entry, when an API entry it
+ * calls through its header's layout answers wrong. */
+static void load_frozen_probe(const char *name, void (*check)(const sw_modules_t *ms))
 {
-    (void)state;
-    char *names[] = {"probe_frozen"};
+    char *names[] = {(char *)name};
     sw_modules_t ms;
     sw_errors_t errs = {0};
     assert_int_equal(sw_modules_open(&ms, names, 1, ABI_DIR, NULL, "t.cfg", 1, &errs), 0);
+    if (check)
+        check(&ms);
     sw_api_set_modules(&ms);
     sw_cfg_t *cfg = sw_cfg_read_string("t.cfg", "", &errs);
     sw_modules_declare_params(&ms, cfg, &errs);
@@ -150,6 +166,31 @@ static void test_frozen_abi_1_0_module(void **state)
     sw_modules_shutdown(&ms);
     sw_cfg_free(cfg);
     sw_errors_clear(&errs);
+}
+
+/* A module built against the frozen 1.0 header loads, and every API entry it
+ * calls through the 1.0 layout answers as documented (see probe_frozen.c). */
+static void test_frozen_abi_1_0_module(void **state)
+{
+    (void)state;
+    load_frozen_probe("probe_frozen", NULL);
+}
+
+/* Its 1.1 hooks, and only those, are in the dispatch lists. */
+static void check_1_1_hooks(const sw_modules_t *ms)
+{
+    assert_int_equal(ms->n_by_hook[SW_HOOK_ON_ATTEMPT_START], 1);
+    assert_int_equal(ms->n_by_hook[SW_HOOK_ON_ATTEMPT_END], 1);
+    assert_int_equal(ms->n_by_hook[SW_HOOK_ON_RTP], 0);
+    assert_int_equal(ms->n_by_hook[SW_HOOK_ON_REQUEST], 0);
+}
+
+/* The same for a module built against the frozen 1.1 header: the 1.1
+ * entries answer (probe_frozen_1_1.c), and its hooks are dispatched. */
+static void test_frozen_abi_1_1_module(void **state)
+{
+    (void)state;
+    load_frozen_probe("probe_frozen_1_1", check_1_1_hooks);
 }
 
 static void test_api_table(void **state)
@@ -177,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_unknown_module),
         cmocka_unit_test(test_init_failure_names_module),
         cmocka_unit_test(test_frozen_abi_1_0_module),
+        cmocka_unit_test(test_frozen_abi_1_1_module),
         cmocka_unit_test(test_api_table),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

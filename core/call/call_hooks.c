@@ -1,0 +1,186 @@
+/* Module hooks around a call: see call_hooks.h. */
+#include "config.h"
+
+#include "call/call_hooks.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "module/loader.h"
+
+static struct sw_modules *mods;
+
+void sw_call_hooks_configure(struct sw_modules *modules)
+{
+    mods = modules;
+}
+
+#define FOR_EACH_HOOK(id, m)                                                                  \
+    for (size_t i_ = 0, n_ = mods ? mods->n_by_hook[id] : 0; i_ < n_; i_++)                   \
+        for (sw_module_t *m = mods->by_hook[id][i_]; m; m = NULL)
+
+void sw_call_attempt_info(const sw_call_t *c, const sw_attempt_t *at, sw_attempt_info_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
+    out->gateway = at->gateway;
+    out->callee = at->callee;
+    out->index = (unsigned)(at - c->attempts) + 1;
+    out->invites_sent = c->invites_sent;
+    out->outcome = at->outcome;
+    out->code = at->code;
+    out->reason = at->reason;
+    out->sdp_received = at->sdp_seen;
+    out->caller_cancelled = c->cancelled;
+    out->gateways_left = c->chain_len > c->next_step ? c->chain_len - c->next_step : 0;
+    out->started_ms = at->started_ms;
+    out->first_response_ms = at->first_response_ms;
+    out->ended_ms = at->ended_ms;
+}
+
+bool sw_call_hooks_attempt_start(sw_call_t *c, sw_attempt_t *at)
+{
+    FOR_EACH_HOOK(SW_HOOK_ON_ATTEMPT_START, m)
+    {
+        sw_hook_result_t r = m->hooks.on_attempt_start(m, c, at);
+        if (r == SW_HOOK_DROP) {
+            if (at->outcome == SW_ATTEMPT_PENDING) { /* the module forgot leg_skip() */
+                at->outcome = SW_ATTEMPT_SKIPPED_MAX_CALLS;
+                at->code = 503;
+            }
+            /* every module (those that admitted it too) hears of its end
+             * once, from the decision that follows (on_attempt_end) */
+            return false;
+        }
+    }
+    return true;
+}
+
+bool sw_call_hooks_attempt_end(sw_call_t *c, sw_attempt_t *at, sw_switch_verdict_t *verdict)
+{
+    if (at->end_reported)
+        return false;
+    at->end_reported = true;
+    sw_attempt_info_t info;
+    sw_call_attempt_info(c, at, &info);
+    bool decided = false;
+    FOR_EACH_HOOK(SW_HOOK_ON_ATTEMPT_END, m)
+    {
+        /* every module sees the end (limits, counters); the first to answer decides */
+        sw_hook_result_t r = m->hooks.on_attempt_end(m, c, at, &info, decided ? NULL : verdict);
+        if (verdict && !decided && r == SW_HOOK_HANDLED)
+            decided = true;
+    }
+    return decided;
+}
+
+void sw_call_hooks_leg_response(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp)
+{
+    FOR_EACH_HOOK(SW_HOOK_ON_LEG_RESPONSE, m)
+    {
+        m->hooks.on_leg_response(m, c, at, resp);
+    }
+}
+
+void sw_call_hooks_answer(sw_call_t *c)
+{
+    FOR_EACH_HOOK(SW_HOOK_ON_ANSWER, m)
+    {
+        m->hooks.on_answer(m, c);
+    }
+}
+
+void sw_call_hooks_call_end(sw_call_t *c, const sw_call_end_t *end)
+{
+    FOR_EACH_HOOK(SW_HOOK_ON_CALL_END, m)
+    {
+        m->hooks.on_call_end(m, c, end);
+    }
+}
+
+/* ---- the call and leg accessors of the API table ---------------------------------------- */
+
+uint64_t sw_call_api_uid(const sw_call_t *c) { return c ? c->id : 0; }
+const char *sw_call_api_sip_id(const sw_call_t *c) { return c ? c->a.call_id : NULL; }
+const char *sw_call_api_caller(const sw_call_t *c) { return c ? c->caller : NULL; }
+const char *sw_call_api_callee(const sw_call_t *c) { return c ? c->callee : NULL; }
+const char *sw_call_api_source(const sw_call_t *c) { return c ? (c->source ? c->source : c->source_ip) : NULL; }
+int sw_call_api_is_answered(const sw_call_t *c) { return c && c->answered_ms != 0; }
+size_t sw_call_api_attempt_count(const sw_call_t *c) { return c ? c->n_attempts : 0; }
+const char *sw_call_api_leg_gateway(const sw_leg_t *leg) { return leg ? leg->gateway : NULL; }
+
+int sw_call_api_attempt(const sw_call_t *c, size_t i, sw_attempt_info_t *out)
+{
+    if (!c || !out || i >= c->n_attempts || out->size < sizeof(uint32_t))
+        return -1;
+    sw_attempt_info_t full;
+    sw_call_attempt_info(c, &c->attempts[i], &full);
+    /* an older module knows a shorter struct: give it what fits */
+    uint32_t want = out->size < sizeof full ? out->size : (uint32_t)sizeof full;
+    memcpy(out, &full, want);
+    out->size = want;
+    return 0;
+}
+
+void sw_call_api_leg_set_invite_timeout(sw_leg_t *leg, uint64_t ms)
+{
+    if (leg)
+        sw_call_leg_set_invite_timeout(leg, ms);
+}
+
+void sw_call_api_leg_skip(sw_leg_t *leg, sw_attempt_outcome_t outcome, const char *reason)
+{
+    if (leg)
+        sw_call_leg_skip(leg, outcome, reason);
+}
+
+void sw_call_api_leg_set_deadline(sw_leg_t *leg, uint64_t ms, sw_attempt_outcome_t outcome)
+{
+    if (leg)
+        sw_call_leg_set_deadline(leg, ms, outcome);
+}
+
+/* A few modules at most keep data on a call: a short list beats a slot per
+ * loaded module on every call. */
+typedef struct sw_call_module_data {
+    const sw_module_t *module;
+    void *data;
+    struct sw_call_module_data *next;
+} sw_call_module_data_t;
+
+void *sw_call_api_get_data(const sw_call_t *c, const sw_module_t *self)
+{
+    for (const sw_call_module_data_t *d = c ? c->module_data : NULL; d; d = d->next)
+        if (d->module == self)
+            return d->data;
+    return NULL;
+}
+
+void sw_call_api_set_data(sw_call_t *c, sw_module_t *self, void *data)
+{
+    if (!c)
+        return;
+    for (sw_call_module_data_t *d = c->module_data; d; d = d->next)
+        if (d->module == self) {
+            d->data = data;
+            return;
+        }
+    if (!data)
+        return;
+    sw_call_module_data_t *d = calloc(1, sizeof *d);
+    if (!d)
+        abort();
+    d->module = self;
+    d->data = data;
+    d->next = c->module_data;
+    c->module_data = d;
+}
+
+void sw_call_module_data_free(sw_call_t *c)
+{
+    while (c->module_data) {
+        sw_call_module_data_t *d = c->module_data;
+        c->module_data = d->next;
+        free(d);
+    }
+}

@@ -1,0 +1,497 @@
+/*
+ * sipswitch module ABI: the one header a module needs.
+ *
+ * A module is a shared object that exports one symbol, SW_MODULE_ENTRY_SYMBOL,
+ * returning its descriptor (sw_module_desc_t). It links against no symbol of the
+ * core: everything it may do goes through the function table sw_api_t handed to
+ * its init(). All core objects are opaque handles.
+ *
+ * Compatibility rules (see doc/module-abi.md):
+ *  - a module is loaded when its abi_major equals the core's and its abi_minor
+ *    is <= the core's; otherwise it is refused at load time with a message;
+ *  - every struct below starts with `size` (set it with sizeof) so the core can
+ *    tell which fields an older module knows; new fields are only ever appended;
+ *  - a minor release only appends: new API functions at the end of sw_api_t,
+ *    new hooks at the end of sw_hooks_t, new fields at the end of structs,
+ *    new enum values at the end of enums. Anything else bumps the major.
+ *
+ * Threading: every callback runs on the signaling thread, except on_rtp which
+ * runs on a media thread and must not call the API (other than the functions
+ * marked "any thread") nor allocate.
+ */
+#ifndef SIPSWITCH_MODULE_H
+#define SIPSWITCH_MODULE_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SW_ABI_MAJOR 1
+#define SW_ABI_MINOR 1
+
+/* The symbol the loader looks up in every module. */
+#define SW_MODULE_ENTRY_SYMBOL "sw_module_entry"
+
+#if defined(__GNUC__)
+#define SW_EXPORT __attribute__((visibility("default")))
+#define SW_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define SW_EXPORT
+#define SW_PRINTF(f, a)
+#endif
+
+/* Declares the entry point of a module: SW_MODULE(my_descriptor); */
+#define SW_MODULE(desc)                                                      \
+    SW_EXPORT const sw_module_desc_t *sw_module_entry(void);                 \
+    SW_EXPORT const sw_module_desc_t *sw_module_entry(void) { return &(desc); }
+
+/* ------------------------------------------------------------------------- */
+/* Opaque handles                                                             */
+/* ------------------------------------------------------------------------- */
+
+typedef struct sw_module sw_module_t;   /* this module, as loaded by the core */
+typedef struct sw_config sw_config_t;   /* a validated view of cfg values */
+typedef struct sw_msg sw_msg_t;         /* one SIP message (request or response) */
+typedef struct sw_sdp sw_sdp_t;         /* one SDP body being relayed */
+typedef struct sw_call sw_call_t;       /* a B2BUA call (A-leg + B-legs) */
+typedef struct sw_leg sw_leg_t;         /* one leg of a call */
+typedef struct sw_timer sw_timer_t;     /* a timer started through the API */
+typedef struct sw_stat sw_stat_t;       /* a metric registered by a module */
+typedef struct sw_lua_args sw_lua_args_t; /* arguments of a Lua call */
+typedef struct sw_lua_ret sw_lua_ret_t;   /* results of a Lua call */
+
+/* ------------------------------------------------------------------------- */
+/* Enumerations (values are only ever appended)                              */
+/* ------------------------------------------------------------------------- */
+
+typedef enum {
+    SW_LOG_ERROR = 0,
+    SW_LOG_WARN = 1,
+    SW_LOG_NOTICE = 2,
+    SW_LOG_INFO = 3,
+    SW_LOG_DEBUG = 4
+} sw_log_level_t;
+
+typedef enum {
+    SW_PARAM_BOOL = 1,     /* On/Off, yes/no, true/false, 1/0 */
+    SW_PARAM_INT,          /* integer (decimal or 0x hex) within [min, max] */
+    SW_PARAM_STRING,       /* free text (may be empty) */
+    SW_PARAM_ENUM,         /* one of `choices`, case-insensitive; value = index */
+    SW_PARAM_DURATION,     /* "10", "10s", "500ms", "1.5s"; stored in ms; min/max in ms */
+    SW_PARAM_DURATION_LIST,/* comma list of durations, e.g. "0.5,1,2,4" */
+    SW_PARAM_INT_LIST,     /* comma list of integers within [min, max] */
+    SW_PARAM_STRING_LIST,  /* comma list of words */
+    SW_PARAM_ADDRESS       /* host:port (IPv4, [IPv6] or name) */
+} sw_param_type_t;
+
+/* Where a parameter may be written. A parameter with SW_SCOPE_GLOBAL lives in
+ * the module's own section ([core] for the core); the other scopes let it be
+ * overridden per object section, e.g. `invite_timeout` in [gateway NAME]. */
+enum {
+    SW_SCOPE_GLOBAL = 1u << 0,
+    SW_SCOPE_GATEWAY = 1u << 1,      /* [gateway NAME]: routing gateways (carriers) */
+    SW_SCOPE_MAPPING = 1u << 2,      /* [mapping NAME]: originating customer gateways */
+    SW_SCOPE_ACCOUNT = 1u << 3,      /* [account NAME]: registering devices */
+    SW_SCOPE_REGISTRATION = 1u << 4  /* [registration NAME]: upstream registrations */
+};
+
+enum {
+    SW_PARAM_RELOADABLE = 1u << 0,   /* a SIGHUP/API reload may change it */
+    SW_PARAM_REQUIRED = 1u << 1,     /* must be set (in each object section of its scope) */
+    SW_PARAM_BELOW_RFC = 1u << 2     /* reserved: value below an RFC minimum needs opt-in */
+};
+
+typedef enum {
+    SW_HOOK_CONTINUE = 0, /* not handled: next module, then the core */
+    SW_HOOK_HANDLED = 1,  /* the module answered or consumed it: stop here */
+    SW_HOOK_DROP = 2      /* discard silently (counted as a drop) */
+} sw_hook_result_t;
+
+typedef enum {
+    SW_TRANSPORT_UDP = 1,
+    SW_TRANSPORT_TCP = 2,
+    SW_TRANSPORT_TLS = 3
+} sw_transport_t;
+
+typedef enum {
+    SW_SDP_OFFER = 1,
+    SW_SDP_ANSWER = 2
+} sw_sdp_kind_t;
+
+typedef enum {
+    SW_DIR_A_TO_B = 1,   /* from the caller toward the gateway */
+    SW_DIR_B_TO_A = 2
+} sw_direction_t;
+
+typedef enum {
+    SW_PARTY_CALLER = 1,
+    SW_PARTY_CALLEE = 2,
+    SW_PARTY_SWITCH = 3
+} sw_party_t;
+
+typedef enum {
+    SW_BINDING_ADDED = 1,
+    SW_BINDING_REFRESHED = 2,
+    SW_BINDING_REMOVED = 3,
+    SW_BINDING_EXPIRED = 4
+} sw_binding_event_kind_t;
+
+typedef enum {
+    SW_STAT_COUNTER = 1,  /* only goes up */
+    SW_STAT_GAUGE = 2     /* set to a value */
+} sw_stat_kind_t;
+
+typedef enum {
+    SW_LUA_NIL = 0,
+    SW_LUA_BOOLEAN = 1,
+    SW_LUA_INTEGER = 2,
+    SW_LUA_NUMBER = 3,
+    SW_LUA_STRING = 4,
+    SW_LUA_OTHER = 5
+} sw_lua_type_t;
+
+/* How one gateway attempt (one B-leg INVITE) ended. ABI 1.1. */
+typedef enum {
+    SW_ATTEMPT_PENDING = 0,           /* still waiting for a final answer */
+    SW_ATTEMPT_RESPONSE = 1,          /* a final failure response (3xx-6xx): see `code` */
+    SW_ATTEMPT_INVITE_TIMEOUT = 2,    /* no response at all within the INVITE timeout */
+    SW_ATTEMPT_TRYING_TIMEOUT = 3,    /* 100 Trying, then nothing more in time */
+    SW_ATTEMPT_PROGRESS_TIMEOUT = 4,  /* 183, then no 180/200 in time */
+    SW_ATTEMPT_RINGING_TIMEOUT = 5,   /* 180, then no answer in time */
+    SW_ATTEMPT_SKIPPED_MAX_CALLS = 6, /* not sent: the gateway was at its call limit (counts as 503) */
+    SW_ATTEMPT_SKIPPED_MAX_CPS = 7,   /* not sent: the gateway was at its rate limit (counts as 503) */
+    SW_ATTEMPT_TRANSPORT_ERROR = 8,   /* could not be sent, or the connection failed (503) */
+    SW_ATTEMPT_ANSWERED = 9,          /* 2xx: the call was bridged to this gateway */
+    SW_ATTEMPT_ABANDONED = 10,        /* the call ended (cancel, hang-up, shutdown) while pending */
+    SW_ATTEMPT_SKIPPED_UNKNOWN = 11   /* not sent: the chain named a gateway cfg does not have */
+} sw_attempt_outcome_t;
+
+/* ------------------------------------------------------------------------- */
+/* Descriptors a module provides                                             */
+/* ------------------------------------------------------------------------- */
+
+/* One typed parameter. The core parses, validates and reports errors with
+ * file:line; the module reads values through sw_api_t.param_* . */
+typedef struct sw_param {
+    uint32_t size;             /* sizeof(sw_param_t); 0 ends an array */
+    const char *name;          /* lower-case name, e.g. "invite_timeout" */
+    const char *vos_alias;     /* VOS3000 name accepted too, e.g. "SS_SIP_TIMEOUT_INVITE", or NULL */
+    sw_param_type_t type;
+    const char *default_value; /* as it would be written in cfg; NULL = unset */
+    int64_t min, max;          /* INT, INT_LIST: value range; DURATION*: ms; min == max == 0: no range */
+    const char *const *choices;/* ENUM: NULL-terminated list of accepted words */
+    unsigned scopes;           /* SW_SCOPE_* bits; 0 means SW_SCOPE_GLOBAL */
+    unsigned flags;            /* SW_PARAM_* bits */
+    const char *unit;          /* DURATION*: unit of a bare number, "s" or "ms" (default "s") */
+    const char *doc;           /* one or two sentences for --dump-params and the docs */
+} sw_param_t;
+
+/* A function exported to Lua as sw.<module>.<name>(...).
+ * `args` is a type spec, checked by the core before the call:
+ *   s string, i integer, n number, b boolean, a any;
+ *   '|' marks where optional arguments start;
+ *   '*' after the last letter repeats it any number of times (no arity cap).
+ * Examples: "s" (one string), "si|b", "s*" (one or more strings). */
+typedef struct sw_lua_func {
+    uint32_t size;             /* sizeof(sw_lua_func_t); 0 ends an array */
+    const char *name;
+    const char *args;
+    /* Return 0 after pushing results with api->lua_push_*; return -1 after
+     * api->lua_error() to raise a Lua error. */
+    int (*fn)(sw_module_t *self, const sw_lua_args_t *args, sw_lua_ret_t *ret);
+    const char *doc;
+} sw_lua_func_t;
+
+/* A change to a registrar binding (on_register). Strings are valid for the
+ * duration of the callback only. */
+typedef struct sw_binding_event {
+    uint32_t size;
+    sw_binding_event_kind_t kind;
+    const char *aor;            /* address of record, e.g. "sip:1001@example.com" */
+    const char *account;        /* account name, or NULL */
+    const char *contact;        /* contact URI */
+    const char *source;         /* "ip:port" the device registered from */
+    sw_transport_t transport;
+    int behind_nat;             /* 1 when the Via/Contact address differs from the source */
+    uint32_t expires;           /* seconds granted */
+    uint64_t socket_id;         /* local socket it registered through (send keep-alives from it) */
+} sw_binding_event_t;
+
+/* Why a call ended (on_call_end). */
+typedef struct sw_call_end {
+    uint32_t size;
+    int reason;                 /* SW_END_* below */
+    sw_party_t hung_up_by;
+    int final_code;             /* SIP code sent to the caller, or 200 for an answered call */
+} sw_call_end_t;
+
+/* End reasons; only appended. cdr documents their text. */
+enum {
+    SW_END_NORMAL_CALLER = 1,
+    SW_END_NORMAL_CALLEE,
+    SW_END_CANCELLED,
+    SW_END_ALL_GATEWAYS_FAILED,
+    SW_END_NO_ROUTE,
+    SW_END_REJECTED_BY_SCRIPT,
+    SW_END_INVITE_TIMEOUT,
+    SW_END_SESSION_TIMER_EXPIRED,
+    SW_END_MAX_DURATION_NO_TIMER,
+    SW_END_AUTH_FAILED,
+    SW_END_OVERLOAD,
+    SW_END_SCRIPT_ERROR,
+    SW_END_SHUTDOWN,
+    SW_END_NO_ACK               /* 1.1: the caller never ACKed our 2xx (both legs BYEd) */
+};
+
+/* One RTP packet on a relayed stream (on_rtp, media thread). The module may
+ * rewrite payload[0 .. payload_len) in place; the length must not change. */
+typedef struct sw_rtp_packet {
+    uint32_t size;
+    uint8_t *data;              /* whole packet */
+    size_t len;
+    uint8_t *payload;           /* after the header, CSRCs and extension */
+    size_t payload_len;
+    sw_direction_t direction;
+    int toward_encrypted_peer;  /* the leg it is sent on has rtp_encryption on */
+    int from_encrypted_peer;    /* the leg it came from has rtp_encryption on */
+    void *stream_data;          /* per-stream slot the module may use (set at on_sdp) */
+} sw_rtp_packet_t;
+
+/* One gateway attempt as the core records it (ABI 1.1). Strings are valid
+ * for the duration of the callback only. */
+typedef struct sw_attempt_info {
+    uint32_t size;              /* sizeof(sw_attempt_info_t) as the filler knows it */
+    const char *gateway;        /* the name in the chain */
+    const char *callee;         /* the number sent to it */
+    unsigned index;             /* 1-based position among this call's attempts */
+    unsigned invites_sent;      /* INVITEs this call has sent so far, this one included */
+    sw_attempt_outcome_t outcome;
+    int code;                   /* the code the attempt stands for: the response's,
+                                   408 for a timeout, 503 for a skip or transport error */
+    const char *reason;         /* reason phrase or what happened, or NULL */
+    int sdp_received;           /* a provisional response carried SDP */
+    int rtp_started;            /* the media relay saw RTP from the gateway */
+    int media_relayed;          /* the call's media goes through the relay */
+    int caller_cancelled;       /* the caller cancelled or hung up */
+    size_t gateways_left;       /* chain steps after this one */
+    uint64_t started_ms, first_response_ms, ended_ms; /* loop time, 0 = not yet */
+} sw_attempt_info_t;
+
+/* What a switching policy (gw_switch) tells the core after a failed
+ * attempt (on_attempt_end). ABI 1.1. */
+typedef struct sw_switch_verdict {
+    uint32_t size;
+    int stop;                   /* 1: end the call with caller_code; 0: try the next gateway */
+    int caller_code;            /* stop: the final code for the caller (300..699) */
+    int script_may_override;    /* next: the script's on_failure may still stop or re-route */
+    const char *rule;           /* static text naming the rule, for logs and the CDR */
+} sw_switch_verdict_t;
+
+/* Hooks: set only the ones the module uses. Modules sharing a hook run in
+ * ascending `priority` (ties: load order). Callers of some hooks arrive with
+ * later core releases; declaring them now keeps the ABI stable. */
+typedef struct sw_hooks {
+    uint32_t size;              /* sizeof(sw_hooks_t) */
+    int priority;               /* lower runs first; 0 is neutral */
+    /* Any request before routing (out of dialog or not). May answer it with
+     * api->msg_reply() and return SW_HOOK_HANDLED, or return SW_HOOK_DROP. */
+    sw_hook_result_t (*on_request)(sw_module_t *self, sw_msg_t *req);
+    /* A registrar binding was added, refreshed, removed or expired. */
+    void (*on_register)(sw_module_t *self, const sw_binding_event_t *ev);
+    /* A new INVITE became a call (A-leg exists). SW_HOOK_HANDLED means the
+     * module rejected the call through the API. */
+    sw_hook_result_t (*on_call_new)(sw_module_t *self, sw_call_t *call, sw_msg_t *invite);
+    /* The script chose the chain; before the first attempt. */
+    sw_hook_result_t (*on_route)(sw_module_t *self, sw_call_t *call);
+    /* An outbound request is about to be sent on a B-leg (headers may be edited). */
+    sw_hook_result_t (*on_leg_request)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg, sw_msg_t *req);
+    /* A response arrived on a B-leg, before the core acts on it. */
+    sw_hook_result_t (*on_leg_response)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg, sw_msg_t *resp);
+    /* An SDP offer or answer passes between legs (may be rewritten). */
+    sw_hook_result_t (*on_sdp)(sw_module_t *self, sw_call_t *call, sw_direction_t dir,
+                               sw_sdp_kind_t kind, sw_sdp_t *sdp);
+    /* The call connected (200 OK relayed to the caller). */
+    void (*on_answer)(sw_module_t *self, sw_call_t *call);
+    /* The call ended; the last hook that sees it. */
+    void (*on_call_end)(sw_module_t *self, sw_call_t *call, const sw_call_end_t *end);
+    /* One RTP packet (media thread; no allocation, no API calls). */
+    void (*on_rtp)(sw_module_t *self, sw_rtp_packet_t *pkt);
+
+    /* --- ABI 1.1 --- */
+    /* A gateway attempt is about to send its INVITE (`leg` is the new B-leg).
+     * The module may set the attempt's INVITE timeout
+     * (api->leg_set_invite_timeout) or refuse the gateway: call
+     * api->leg_skip() and return SW_HOOK_DROP; the core then records the skip
+     * and asks on_attempt_end what to do next. */
+    sw_hook_result_t (*on_attempt_start)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg);
+    /* An attempt ended, exactly once per attempt: a failure, a skip, the
+     * answered attempt when its call ends, or a pending one abandoned.
+     * `verdict` is non-NULL when the core needs the switching decision (a
+     * failure while the call still waits for an answer): fill it and return
+     * SW_HOOK_HANDLED, or return SW_HOOK_CONTINUE to leave it to the next
+     * module and finally to the core's built-in VOS3000 defaults. */
+    sw_hook_result_t (*on_attempt_end)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg,
+                                       const sw_attempt_info_t *info, sw_switch_verdict_t *verdict);
+} sw_hooks_t;
+
+struct sw_api;
+
+/* What a module exports through SW_MODULE(). */
+typedef struct sw_module_desc {
+    uint32_t size;              /* sizeof(sw_module_desc_t) */
+    uint16_t abi_major;         /* SW_ABI_MAJOR at the module's build */
+    uint16_t abi_minor;         /* SW_ABI_MINOR at the module's build */
+    const char *name;           /* [a-z0-9_]+, also its cfg section and Lua table */
+    const char *version;
+    const char *license;
+    const char *description;
+    const char *const *requires;/* NULL-terminated module names initialised first, or NULL */
+    const sw_param_t *params;   /* array ended by an element with size 0, or NULL */
+    const sw_lua_func_t *lua_funcs; /* array ended by an element with size 0, or NULL */
+    const sw_hooks_t *hooks;    /* or NULL */
+    /* Lifecycle. Return 0 on success; on failure call api->set_error() with
+     * the reason and return -1: start-up stops naming the module. */
+    int (*init)(sw_module_t *self, const struct sw_api *api, const sw_config_t *cfg);
+    int (*start)(sw_module_t *self);            /* sockets bound, loop about to run */
+    int (*reload)(sw_module_t *self, const sw_config_t *cfg); /* -1 refuses: old config kept */
+    void (*destroy)(sw_module_t *self);         /* shutdown, reverse init order */
+} sw_module_desc_t;
+
+#define SW_MODULE_DESC_INIT .size = sizeof(sw_module_desc_t), \
+    .abi_major = SW_ABI_MAJOR, .abi_minor = SW_ABI_MINOR
+
+/* ------------------------------------------------------------------------- */
+/* The API table the core gives a module                                     */
+/* ------------------------------------------------------------------------- */
+
+typedef void (*sw_timer_cb)(sw_module_t *self, void *arg);
+
+typedef struct sw_api {
+    uint32_t size;              /* sizeof the core's table: test before using newer entries */
+    uint16_t abi_major;
+    uint16_t abi_minor;
+
+    /* --- identity and errors --- */
+    const char *(*core_version)(void);
+    const char *(*module_name)(const sw_module_t *self);
+    void (*set_error)(sw_module_t *self, const char *fmt, ...) SW_PRINTF(2, 3);
+    void *(*get_data)(const sw_module_t *self);          /* per-module pointer */
+    void (*set_data)(sw_module_t *self, void *data);
+
+    /* --- logging (any thread); call_id may be NULL --- */
+    void (*log)(sw_module_t *self, sw_log_level_t level, const char *call_id,
+                const char *fmt, ...) SW_PRINTF(4, 5);
+    void (*vlog)(sw_module_t *self, sw_log_level_t level, const char *call_id,
+                 const char *fmt, va_list ap);
+    int (*log_enabled)(sw_log_level_t level);
+
+    /* --- memory (any thread) --- */
+    void *(*alloc)(size_t n);       /* never returns NULL: aborts on exhaustion */
+    void *(*calloc)(size_t n, size_t size);
+    void *(*realloc)(void *p, size_t n);
+    char *(*strdup)(const char *s);
+    void (*free)(void *p);
+
+    /* --- configuration (values validated by the core) ---
+     * The getters return the value from the section given by cfg; for an object
+     * view (param_object) a key not set there falls back to the global value. */
+    int64_t (*param_int)(const sw_config_t *cfg, const char *name);    /* INT, BOOL, ENUM index, DURATION (ms) */
+    const char *(*param_str)(const sw_config_t *cfg, const char *name);/* any type: the text as written */
+    size_t (*param_list_len)(const sw_config_t *cfg, const char *name);
+    int64_t (*param_list_int)(const sw_config_t *cfg, const char *name, size_t i);
+    const char *(*param_list_str)(const sw_config_t *cfg, const char *name, size_t i);
+    int (*param_is_set)(const sw_config_t *cfg, const char *name);     /* written in cfg (not default) */
+    size_t (*object_count)(const sw_config_t *cfg, unsigned scope);    /* e.g. number of [gateway] sections */
+    const char *(*object_name)(const sw_config_t *cfg, unsigned scope, size_t i);
+    const sw_config_t *(*param_object)(const sw_config_t *cfg, unsigned scope, const char *name);
+
+    /* --- timers (signaling thread). A repeating timer never overlaps itself. --- */
+    sw_timer_t *(*timer_start)(sw_module_t *self, const char *name, uint64_t first_ms,
+                               uint64_t repeat_ms, sw_timer_cb cb, void *arg);
+    void (*timer_stop)(sw_timer_t *t);
+    uint64_t (*now_ms)(void);       /* monotonic, loop time */
+    uint64_t (*wallclock_ms)(void); /* Unix epoch ms */
+
+    /* --- statistics (any thread), exported on /metrics as sipswitch_<module>_<name> ---
+     * The name may end with Prometheus labels, e.g. "attempts_total{gateway=\"gw1\"}"
+     * (since 1.1): stats of one name form one family, listed together. */
+    sw_stat_t *(*stat_register)(sw_module_t *self, const char *name, const char *help,
+                                sw_stat_kind_t kind);
+    void (*stat_add)(sw_stat_t *st, int64_t delta);
+    void (*stat_set)(sw_stat_t *st, int64_t value);
+
+    /* --- SIP messages --- */
+    int (*msg_is_request)(const sw_msg_t *m);
+    const char *(*msg_method)(const sw_msg_t *m);        /* request method or CSeq method */
+    int (*msg_status)(const sw_msg_t *m);                /* 0 for requests */
+    const char *(*msg_call_id)(const sw_msg_t *m);
+    /* The i-th value (0-based) of a header, by name, any case, compact forms
+     * understood; NULL when absent. The string lives as long as the message. */
+    const char *(*msg_header)(const sw_msg_t *m, const char *name, size_t i);
+    size_t (*msg_header_count)(const sw_msg_t *m, const char *name);
+    int (*msg_header_add)(sw_msg_t *m, const char *name, const char *value);
+    int (*msg_header_remove)(sw_msg_t *m, const char *name); /* all values; returns how many */
+    const char *(*msg_ruri)(const sw_msg_t *m);          /* Request-URI as text */
+    const char *(*msg_body)(const sw_msg_t *m, size_t *len);
+    const char *(*msg_source)(const sw_msg_t *m);        /* "ip:port" it came from */
+    sw_transport_t (*msg_transport)(const sw_msg_t *m);
+    uint64_t (*msg_socket_id)(const sw_msg_t *m);        /* local socket it arrived on */
+    /* Answer a request statelessly (or through its transaction once one exists).
+     * extra_headers: "Name: value\r\n" lines, or NULL. */
+    int (*msg_reply)(sw_msg_t *req, int code, const char *reason, const char *extra_headers);
+
+    /* --- calling other modules --- */
+    /* Publish a versioned struct of functions for other modules (name unique per module). */
+    int (*export_api)(sw_module_t *self, const char *name, const void *table);
+    /* Find another module's table; NULL if the module is not loaded or has no such API. */
+    const void *(*import_api)(sw_module_t *self, const char *module, const char *name);
+
+    /* --- Lua arguments and results (signaling thread, inside a Lua call) --- */
+    size_t (*lua_arg_count)(const sw_lua_args_t *a);
+    sw_lua_type_t (*lua_arg_type)(const sw_lua_args_t *a, size_t i);
+    int64_t (*lua_arg_int)(const sw_lua_args_t *a, size_t i);
+    double (*lua_arg_number)(const sw_lua_args_t *a, size_t i);
+    int (*lua_arg_bool)(const sw_lua_args_t *a, size_t i);
+    const char *(*lua_arg_str)(const sw_lua_args_t *a, size_t i, size_t *len);
+    void (*lua_push_nil)(sw_lua_ret_t *r);
+    void (*lua_push_bool)(sw_lua_ret_t *r, int v);
+    void (*lua_push_int)(sw_lua_ret_t *r, int64_t v);
+    void (*lua_push_number)(sw_lua_ret_t *r, double v);
+    void (*lua_push_str)(sw_lua_ret_t *r, const char *s, size_t len);
+    int (*lua_error)(sw_lua_ret_t *r, const char *fmt, ...) SW_PRINTF(2, 3);
+
+    /* --- ABI 1.1: calls and legs (signaling thread; handles are valid
+     * during the callback they were passed to) --- */
+    uint64_t (*call_uid)(const sw_call_t *c);            /* unique for the process' life */
+    const char *(*call_sip_id)(const sw_call_t *c);      /* the caller's Call-ID */
+    const char *(*call_caller)(const sw_call_t *c);      /* caller number (user part of From) */
+    const char *(*call_callee)(const sw_call_t *c);      /* dialled number (user part of the R-URI) */
+    const char *(*call_source)(const sw_call_t *c);      /* [mapping] name, or the source IP */
+    int (*call_is_answered)(const sw_call_t *c);
+    size_t (*call_attempt_count)(const sw_call_t *c);
+    /* Fills *out (set out->size first) with attempt i (0-based); -1 when no such attempt. */
+    int (*call_attempt)(const sw_call_t *c, size_t i, sw_attempt_info_t *out);
+    const char *(*leg_gateway)(const sw_leg_t *leg);     /* routing gateway name */
+    /* In on_attempt_start: the INVITE timeout of this attempt, unless the
+     * script gave one for it (the script's per-attempt value wins). */
+    void (*leg_set_invite_timeout)(sw_leg_t *leg, uint64_t ms);
+    /* In on_attempt_start, before returning SW_HOOK_DROP: why the gateway is skipped. */
+    void (*leg_skip)(sw_leg_t *leg, sw_attempt_outcome_t outcome, const char *reason);
+    /* While the attempt is pending: fail it after `ms` with `outcome` (a
+     * timeout outcome) unless it ends first; the core CANCELs the INVITE.
+     * A new call replaces the previous deadline; ms = 0 clears it. */
+    void (*leg_set_deadline)(sw_leg_t *leg, uint64_t ms, sw_attempt_outcome_t outcome);
+    /* This module's pointer on a call (NULL until set). The core never frees
+     * it: free it in on_call_end, the last hook a call sees. */
+    void *(*call_get_data)(const sw_call_t *c, const sw_module_t *self);
+    void (*call_set_data)(sw_call_t *c, sw_module_t *self, void *data);
+} sw_api_t;
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIPSWITCH_MODULE_H */

@@ -1,0 +1,79 @@
+/* Built against tests/abi/frozen/1.1/sipswitch/module.h: a module from the
+ * 1.1 era. Its init calls the entries 1.1 appended (calls and legs) with the
+ * arguments whose answers 1.1 documents without a live call, and it sets
+ * the two 1.1 hooks, which tests/unit/test_loader checks were picked up.
+ * probe_frozen.c keeps covering the 1.0 part of the table. */
+#include <sipswitch/module.h>
+#include <stdio.h>
+#include <string.h>
+
+#if SW_ABI_MAJOR != 1 || SW_ABI_MINOR != 1
+#error "probe_frozen_1_1 must be built against the frozen 1.1 header"
+#endif
+
+static const sw_api_t *api;
+
+#define EXPECT(cond, what)                                              \
+    do {                                                                \
+        if (!(cond)) {                                                  \
+            api->set_error(self, "ABI 1.1 entry misbehaves: %s", what); \
+            return -1;                                                  \
+        }                                                               \
+    } while (0)
+
+static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *cfg)
+{
+    (void)cfg;
+    api = a;
+    if (a->size < sizeof(sw_api_t) || a->abi_major != 1 || a->abi_minor < 1)
+        return -1;
+    EXPECT(strcmp(api->module_name(self), "probe_frozen_1_1") == 0, "module_name (1.0 part)");
+    EXPECT(api->call_uid(NULL) == 0, "call_uid");
+    EXPECT(api->call_sip_id(NULL) == NULL, "call_sip_id");
+    EXPECT(api->call_caller(NULL) == NULL, "call_caller");
+    EXPECT(api->call_callee(NULL) == NULL, "call_callee");
+    EXPECT(api->call_source(NULL) == NULL, "call_source");
+    EXPECT(api->call_is_answered(NULL) == 0, "call_is_answered");
+    EXPECT(api->call_attempt_count(NULL) == 0, "call_attempt_count");
+    sw_attempt_info_t info = {.size = sizeof info};
+    EXPECT(api->call_attempt(NULL, 0, &info) == -1, "call_attempt");
+    EXPECT(api->leg_gateway(NULL) == NULL, "leg_gateway");
+    api->leg_set_invite_timeout(NULL, 1000);
+    api->leg_skip(NULL, SW_ATTEMPT_SKIPPED_MAX_CALLS, "probe");
+    api->leg_set_deadline(NULL, 1000, SW_ATTEMPT_RINGING_TIMEOUT);
+    api->call_set_data(NULL, self, &info);
+    EXPECT(api->call_get_data(NULL, self) == NULL, "call_get_data");
+    api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
+    return 0;
+}
+
+static sw_hook_result_t on_attempt_start(sw_module_t *self, sw_call_t *call, sw_leg_t *leg)
+{
+    (void)self, (void)call, (void)leg;
+    return SW_HOOK_CONTINUE;
+}
+
+static sw_hook_result_t on_attempt_end(sw_module_t *self, sw_call_t *call, sw_leg_t *leg,
+                                       const sw_attempt_info_t *info, sw_switch_verdict_t *verdict)
+{
+    (void)self, (void)call, (void)leg, (void)info, (void)verdict;
+    return SW_HOOK_CONTINUE;
+}
+
+static const sw_hooks_t frozen_hooks = {
+    .size = sizeof(sw_hooks_t),
+    .on_attempt_start = on_attempt_start,
+    .on_attempt_end = on_attempt_end,
+};
+
+static const sw_module_desc_t frozen_desc = {
+    SW_MODULE_DESC_INIT,
+    .name = "probe_frozen_1_1",
+    .version = "1.1",
+    .license = "MIT",
+    .description = "module built against the frozen ABI 1.1 header",
+    .hooks = &frozen_hooks,
+    .init = frozen_init,
+};
+
+SW_MODULE(frozen_desc)
