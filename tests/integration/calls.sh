@@ -10,63 +10,6 @@
 . "$(dirname "$0")/calls_lib.sh"
 GW_A=$(free_port); GW_B=$(free_port); GW_C=$(free_port)
 
-# listen NAME: a silent UDP peer on $GW_<NAME> that only writes down the first
-# line of whatever reaches it (listen_<NAME>.log); heard NAME stops it and
-# prints how many messages it got. For "this gateway is never contacted":
-# with nobody listening the switch would get ICMP errors and fail that
-# attempt with 503 instead, which could look like the expected outcome.
-listen() {
-    local port; eval "port=\$GW_$1"
-    : >"$WORK/listen_$1.log"
-    ${PYTHON3:-python3} -c '
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1]))); s.settimeout(30)
-out = open(sys.argv[2], "w")
-try:
-    while True:
-        out.write(s.recv(65536).split(b"\r\n", 1)[0].decode("latin-1") + "\n"); out.flush()
-except socket.timeout:
-    pass' "$port" "$WORK/listen_$1.log" &
-    eval "LISTEN_PID_$1=$!"
-    sleep 0.3
-}
-heard() {
-    local pid; eval "pid=\$LISTEN_PID_$1"
-    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
-    wc -l <"$WORK/listen_$1.log"
-}
-# all_of CMD :: CMD ...: true when each command (separated by "::") succeeds,
-# so one check can assert several things
-all_of() {
-    local cmd=() a
-    for a in "$@" ::; do
-        if [ "$a" = :: ]; then "${cmd[@]}" || return 1; cmd=(); else cmd+=("$a"); fi
-    done
-}
-# trace_first FILE sent|received REGEX: the first message of a sipp trace
-# whose first line matches REGEX
-trace_first() {
-    ${PYTHON3:-python3} - "$@" <<'PY'
-import re, sys
-path, direction, regex = sys.argv[1:4]
-try:
-    text = open(path, encoding="latin-1").read()
-except OSError:
-    text = ""
-for block in re.split(r"^-{20,} ", text, flags=re.M)[1:]:
-    m = re.match(r"[^\n]*\n\S+ message (sent|received)[^\n]*\n\n", block)
-    if m and m.group(1) == direction and re.match(regex, block[m.end():]):
-        print(block[m.end():].replace("\r", ""))
-        break
-PY
-}
-# rejecting CODE: a gateway scenario answering that code (generated, as sipp
-# checks status lines when it loads a scenario)
-rejecting() { sed "s/\[code\]/$1/" "$SC/gw_reject.xml" >"$WORK/reject_$1.xml"; echo "$WORK/reject_$1.xml"; }
-# fails_with CODE: a caller scenario expecting that final code (sipp takes no
-# -key inside a response="" attribute, so the file is generated)
-fails_with() { sed "s/\[code\]/$1/" "$SC/call_uac_failed.xml" >"$WORK/fails_$1.xml"; echo "$WORK/fails_$1.xml"; }
-
 write_cfg "passthrough_headers = P-Asserted-Identity, X-*" "load = gw_switch" \
     "[mapping customer]" "source = 127.0.0.1" \
     "[gateway A]" "address = 127.0.0.1:$GW_A" "[gateway B]" "address = 127.0.0.1:$GW_B" \
@@ -185,8 +128,7 @@ done
 script <<'LUA'
 function on_invite(call) return { "A", "B" } end
 LUA
-sed "s/\[code\]/480/" "$SC/gw_early_reject.xml" >"$WORK/early_480.xml"
-gateway A "$WORK/early_480.xml"
+gateway A "$(early_then 480)"
 listen B
 caller "$(fails_with 480)"; rc=$?
 check "early media then 480: the caller got 480 ($rc)" [ $rc -eq 0 ]

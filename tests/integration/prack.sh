@@ -24,7 +24,7 @@ invite=$(grep -A30 '^INVITE ' "$WORK/gw_A.msg" | sed -n '1,/^$/p')
 check "gateway: the INVITE offered 100rel (Supported: 100rel)" grep -q '^Supported: 100rel' <<<"$invite"
 rseq=$(grep -m1 '^RSeq:' "$WORK/caller.msg" | tr -dc 0-9)
 check "caller: the 183's RSeq is the A leg's own number, not the gateway's 77 (got $rseq)" \
-    bash -c "[ -n '$rseq' ] && [ '$rseq' != 77 ]"
+    all_of [ -n "$rseq" ] :: [ "$rseq" != 77 ]
 check "gateway: the PRACK came inside its early dialog (its Contact, its To tag)" \
     grep -qE '^PRACK sip:gw@127\.0\.0\.1:'"$GW_A"' SIP/2.0' "$WORK/gw_A.msg"
 
