@@ -31,6 +31,7 @@ typedef size_t text_ref_t;
 
 typedef struct rep_attempt {
     text_ref_t gateway, callee, reason;
+    const char *outcome;                            /* a static name (sw_attempt_outcome_name) */
     int code;                                       /* 0 while pending */
     uint64_t started_ms, first_response_ms, ended_ms; /* loop clock; 0 = not yet */
 } rep_attempt_t;
@@ -176,6 +177,7 @@ static void copy_call(sw_call_report_t *r, const sw_call_t *c)
         ra->callee = keep(r, a->callee);
         ra->reason = keep(r, a->reason);
         ra->code = a->code;
+        ra->outcome = sw_attempt_outcome_name(a->outcome);
         ra->started_ms = a->started_ms;
         ra->first_response_ms = a->first_response_ms;
         ra->ended_ms = a->ended_ms;
@@ -432,6 +434,8 @@ static void render_call(sw_strbuf_t *b, const sw_call_report_t *r, const rep_cal
             sw_strbuf_printf(b, ",\"code\":%d", a->code);
         else
             sw_strbuf_printf(b, ",\"code\":null");
+        sw_strbuf_printf(b, ",\"outcome\":");
+        sw_strbuf_json(b, a->outcome);
         sw_strbuf_printf(b, ",\"reason\":");
         json_text(b, r, a->reason);
         /* offsets from the call's creation: small numbers that read as a

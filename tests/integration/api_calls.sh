@@ -94,6 +94,7 @@ assert isinstance(c['age_ms'], int) and 0 <= c['age_ms'] < 10000, c
 assert len(c['attempts']) == 1, c
 a = c['attempts'][0]
 assert a['gateway'] == 'A' and a['callee'] == '4420' and a['code'] == 200 and a['reason'] == 'answered', a
+assert a['outcome'] == 'answered', a
 assert 0 <= a['started_ms'] <= a['first_response_ms'] <= a['ended_ms'] <= c['age_ms'], a"
 check "the Call-ID's quote and backslash are escaped in the raw JSON" grep -qF 'api\"\\call-1@' "$WORK/http.body"
 code=$(http_get "/api/v1/calls?limit=0")
