@@ -41,6 +41,8 @@ static struct {
  * most SS_GATEWAY_SWITCH_LIMIT allows, and the bound that keeps an
  * on_failure that always returns a new chain from looping for ever. */
 #define CALL_MAX_ATTEMPTS 100
+/* Seconds a caller refused for overload (a module's 503) is told to wait. */
+#define SW_OVERLOAD_RETRY_AFTER "5"
 static sw_call_t *by_a[CALL_BUCKETS], *by_b[CALL_BUCKETS];
 static size_t n_calls;
 static uint64_t next_call_id = 1;
@@ -459,6 +461,8 @@ static void respond_a_with(sw_call_t *c, int code, const char *reason, const cha
     if (code > 100 && code < 300) {
         contact = our_contact(c->a.dest.transport);
         extra = xprintf("Contact: %s\r\n%s", contact, more ? more : "");
+    } else if (more) {
+        extra = xstrdup(more);
     }
     sw_tx_reply_t r = {.code = code, .reason = reason, .to_tag = c->a.local_tag, .extra_headers = extra,
                        .content_type = body ? "application/sdp" : NULL, .body = body,
@@ -510,6 +514,15 @@ static void call_free(sw_call_t *c)
     side_free(&c->b);
     free(c->caller);
     free(c->callee);
+    free(c->caller_in);
+    free(c->callee_in);
+    while (c->vars) {
+        sw_call_var_t *v = c->vars;
+        c->vars = v->next;
+        free(v->name);
+        free(v->value);
+        free(v);
+    }
     free(c->display);
     free(c->source);
     free(c->a_sdp);
@@ -524,6 +537,7 @@ static void call_free(sw_call_t *c)
     for (size_t i = 0; i < c->n_attempts; i++) {
         free(c->attempts[i].gateway);
         free(c->attempts[i].callee);
+        free(c->attempts[i].caller);
         free(c->attempts[i].reason);
     }
     free(c->attempts);
@@ -535,6 +549,28 @@ static void call_free(sw_call_t *c)
 
 static sw_attempt_t *current_attempt(sw_call_t *c);
 static void finish_attempt(sw_attempt_t *a, sw_attempt_outcome_t outcome, int code, const char *reason);
+
+void sw_call_wall_times(const sw_call_t *c, uint64_t *created, uint64_t *ringing, uint64_t *answered)
+{
+    /* the loop clock is monotonic; the wall clock now minus the loop clock
+     * now maps one onto the other (a clock step moves every call alike) */
+    uv_timeval64_t tv;
+    uint64_t wall = uv_gettimeofday(&tv) == 0 ? (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000 : 0;
+    int64_t offset = (int64_t)wall - (int64_t)now_ms();
+    *created = c->created_ms ? (uint64_t)((int64_t)c->created_ms + offset) : 0;
+    *ringing = c->ringing_ms ? (uint64_t)((int64_t)c->ringing_ms + offset) : 0;
+    *answered = c->answered_ms ? (uint64_t)((int64_t)c->answered_ms + offset) : 0;
+}
+
+void sw_call_reject(sw_call_t *c, int code, const char *reason, int end_reason)
+{
+    if (c->state != SW_CALL_ROUTING || code < 300 || code > 699)
+        return;
+    c->reject_code = code;
+    free(c->reject_reason);
+    c->reject_reason = reason ? xstrdup(reason) : NULL;
+    c->reject_end_reason = end_reason;
+}
 
 const char *sw_attempt_outcome_name(sw_attempt_outcome_t o)
 {
@@ -694,7 +730,7 @@ static sw_attempt_t *current_attempt(sw_call_t *c)
     return c->n_attempts ? &c->attempts[c->n_attempts - 1] : NULL;
 }
 
-static sw_attempt_t *add_attempt(sw_call_t *c, const char *gateway, const char *callee)
+static sw_attempt_t *add_attempt(sw_call_t *c, const char *gateway, const char *callee, const char *caller)
 {
     c->attempts = realloc(c->attempts, (c->n_attempts + 1) * sizeof *c->attempts);
     if (!c->attempts)
@@ -704,6 +740,7 @@ static sw_attempt_t *add_attempt(sw_call_t *c, const char *gateway, const char *
     a->call = c;
     a->gateway = xstrdup(gateway);
     a->callee = xstrdup(callee);
+    a->caller = xstrdup(caller);
     a->started_ms = now_ms();
     return a;
 }
@@ -743,7 +780,7 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
 {
     const char *callee = step->callee ? step->callee : c->callee;
     const char *caller = step->caller ? step->caller : c->caller;
-    sw_attempt_t *at = add_attempt(c, step->gateway, callee);
+    sw_attempt_t *at = add_attempt(c, step->gateway, callee, caller);
     const sw_gateway_t *gw = sw_gateways_find(env.gateways, step->gateway);
     if (!gw) {
         sw_logf(SW_LOG_WARN, NULL, c->a.call_id, "route: no gateway '%s' in cfg: skipped", step->gateway);
@@ -1074,8 +1111,11 @@ static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
             c->b_sdp = xstrdup(sdp);
         }
         char *more = reliable_provisional(c, resp);
-        if (!c->cancelled)
+        if (!c->cancelled) {
             respond_a_with(c, code, sw_msg_reason(resp), sdp, more);
+            if (!c->ringing_ms)
+                c->ringing_ms = now_ms();
+        }
         free(more);
     } else if (code < 300) {
         b_answered(c, at, resp, sdp);
@@ -1199,6 +1239,19 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
     c->caller_100rel = c->caller_requires_100rel || has_option_tag(inv, "Supported", "100rel");
     index_a(c);
     sw_tx_server_set_user(tx, &a_invite_cbs, c);
+
+    /* modules may refuse the call before it costs anything (e.g. cdr when it
+     * cannot promise a record: 503) */
+    if (sw_call_hooks_call_new(c, inv) == SW_HOOK_HANDLED || c->reject_code) {
+        if (!c->reject_code) /* HANDLED without call_reject(): a module bug, not a hang */
+            sw_call_reject(c, 500, "Internal Server Error (module)", SW_END_OVERLOAD);
+        /* an overloaded switch says when to come back (RFC 3261 21.5.4) */
+        respond_a_with(c, c->reject_code, c->reject_reason, NULL,
+                       c->reject_code == 503 ? "Retry-After: " SW_OVERLOAD_RETRY_AFTER "\r\n" : NULL);
+        end_call(c, c->reject_end_reason ? c->reject_end_reason : SW_END_OVERLOAD, SW_PARTY_SWITCH,
+                 "refused by a module");
+        return;
+    }
 
     /* the route script decides */
     sw_call_lua_result_t r = sw_call_lua_on_invite(env.lua, c, inv);

@@ -37,6 +37,7 @@ typedef struct sw_leg {
     struct sw_call *call;       /* the call it belongs to */
     char *gateway;
     char *callee;               /* number sent to this gateway */
+    char *caller;               /* caller number sent to it */
     int code;                   /* final code, 408 for a timeout, 503 for a skip; 0 while pending */
     char *reason;               /* "INVITE timeout", the reason phrase, ... */
     sw_attempt_outcome_t outcome;
@@ -72,6 +73,10 @@ struct sw_call {
     sw_tx_t *a_accepted;        /* the same after our 2xx, until the caller's ACK (timer L) */
     sw_tx_t *b_invite;          /* the pending B INVITE client transaction */
     char *caller, *callee, *display;
+    char *caller_in, *callee_in;/* as received, kept only once the script changed caller/callee */
+    struct sw_call_var *vars;   /* call:cdr_set(name, value), newest first; for the CDR */
+    size_t n_vars;
+    uint64_t ringing_ms;        /* first 18x relayed to the caller (loop clock), 0 = none */
     char *source;               /* mapping name, or NULL */
     char source_ip[48];
     char *a_sdp;                /* the caller's offer (relayed unchanged for now) */
@@ -84,6 +89,7 @@ struct sw_call {
     size_t n_attempts;
     int reject_code;
     char *reject_reason;
+    int reject_end_reason;      /* SW_END_* given by a module's call_reject, 0 = the script's reject */
     bool cancelled;
     bool b_acked;
     bool caller_100rel;         /* the caller's INVITE allows reliable provisionals (Supported/Require: 100rel) */
@@ -131,6 +137,18 @@ void sw_calls_foreach(void (*fn)(const sw_call_t *c, void *ud), void *ud);
 const sw_gateways_t *sw_calls_gateways(void);
 /* Ends every call (BYE both legs) at shutdown. */
 void sw_calls_shutdown(void);
+
+/* A named value the script attached to the call (call:cdr_set). */
+typedef struct sw_call_var {
+    char *name, *value;
+    struct sw_call_var *next;
+} sw_call_var_t;
+
+/* The call's times as wall-clock (Unix epoch) milliseconds, 0 = not yet. */
+void sw_call_wall_times(const sw_call_t *c, uint64_t *created, uint64_t *ringing, uint64_t *answered);
+
+/* Ends a call that has not been routed yet with `code` (on_call_new). */
+void sw_call_reject(sw_call_t *c, int code, const char *reason, int end_reason);
 
 /* "response", "invite_timeout", ... (module.h's sw_attempt_outcome_t), for
  * the script, logs and the management API. */

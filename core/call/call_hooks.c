@@ -36,6 +36,7 @@ void sw_call_attempt_info(const sw_call_t *c, const sw_attempt_t *at, sw_attempt
     out->started_ms = at->started_ms;
     out->first_response_ms = at->first_response_ms;
     out->ended_ms = at->ended_ms;
+    out->caller = at->caller;
 }
 
 bool sw_call_hooks_attempt_start(sw_call_t *c, sw_attempt_t *at)
@@ -183,4 +184,53 @@ void sw_call_module_data_free(sw_call_t *c)
         c->module_data = d->next;
         free(d);
     }
+}
+
+const char *sw_call_api_caller_in(const sw_call_t *c) { return c ? (c->caller_in ? c->caller_in : c->caller) : NULL; }
+const char *sw_call_api_callee_in(const sw_call_t *c) { return c ? (c->callee_in ? c->callee_in : c->callee) : NULL; }
+const char *sw_call_api_source_ip(const sw_call_t *c) { return c ? c->source_ip : NULL; }
+
+int sw_call_api_times(const sw_call_t *c, sw_call_times_t *out)
+{
+    if (!c || !out || out->size < sizeof(uint32_t))
+        return -1;
+    sw_call_times_t full = {.size = sizeof full};
+    sw_call_wall_times(c, &full.created_ms, &full.ringing_ms, &full.answered_ms);
+    uint32_t want = out->size < sizeof full ? out->size : (uint32_t)sizeof full;
+    memcpy(out, &full, want);
+    out->size = want;
+    return 0;
+}
+
+int sw_call_api_var(const sw_call_t *c, size_t i, const char **name, const char **value)
+{
+    if (!c || i >= c->n_vars)
+        return -1;
+    /* newest first in the list: the i-th set is n-1-i from the head */
+    const sw_call_var_t *v = c->vars;
+    for (size_t k = c->n_vars - 1 - i; v && k; k--)
+        v = v->next;
+    if (!v)
+        return -1;
+    if (name)
+        *name = v->name;
+    if (value)
+        *value = v->value;
+    return 0;
+}
+
+void sw_call_api_reject(sw_call_t *c, int code, const char *reason, int end_reason)
+{
+    if (c)
+        sw_call_reject(c, code, reason, end_reason);
+}
+
+sw_hook_result_t sw_call_hooks_call_new(sw_call_t *c, sw_msg_t *invite)
+{
+    FOR_EACH_HOOK(SW_HOOK_ON_CALL_NEW, m)
+    {
+        if (m->hooks.on_call_new(m, c, invite) == SW_HOOK_HANDLED)
+            return SW_HOOK_HANDLED;
+    }
+    return SW_HOOK_CONTINUE;
 }

@@ -44,6 +44,15 @@ const char *sw_call_api_leg_gateway(const sw_leg_t *leg);
 void sw_call_api_leg_set_invite_timeout(sw_leg_t *leg, uint64_t ms);
 void sw_call_api_leg_skip(sw_leg_t *leg, sw_attempt_outcome_t outcome, const char *reason);
 void sw_call_api_leg_set_deadline(sw_leg_t *leg, uint64_t ms, sw_attempt_outcome_t outcome);
+const char *sw_call_api_caller_in(const sw_call_t *c);
+const char *sw_call_api_callee_in(const sw_call_t *c);
+const char *sw_call_api_source_ip(const sw_call_t *c);
+int sw_call_api_times(const sw_call_t *c, sw_call_times_t *out);
+int sw_call_api_var(const sw_call_t *c, size_t i, const char **name, const char **value);
+void sw_call_api_reject(sw_call_t *c, int code, const char *reason, int end_reason);
+/* on_call_new: HANDLED when a module refused the call (sw_call_reject ran). */
+sw_hook_result_t sw_call_hooks_call_new(sw_call_t *c, sw_msg_t *invite);
+
 void *sw_call_api_get_data(const sw_call_t *c, const sw_module_t *self);
 void sw_call_api_set_data(sw_call_t *c, sw_module_t *self, void *data);
 /* Frees the list (not the modules' data) when the call is freed. */

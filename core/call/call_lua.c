@@ -83,23 +83,68 @@ static int m_reject(lua_State *L)
     return 0;
 }
 
+/* Sets *field, keeping its first value in *original (the CDR reports the
+ * numbers as received and as sent). */
+static void rewrite(char **field, char **original, const char *value)
+{
+    if (!*original) {
+        *original = *field;
+        *field = NULL;
+    }
+    replace(field, value);
+}
+
 static int m_set_callee(lua_State *L)
 {
     call_ud_t *u = check_call(L);
-    replace(&u->call->callee, check_number(L, 2));
+    const char *number = check_number(L, 2);
+    rewrite(&u->call->callee, &u->call->callee_in, number);
     return 0;
 }
 
 static int m_set_caller(lua_State *L)
 {
     call_ud_t *u = check_call(L);
-    replace(&u->call->caller, check_number(L, 2));
+    const char *number = check_number(L, 2);
+    rewrite(&u->call->caller, &u->call->caller_in, number);
+    return 0;
+}
+
+/* call:cdr_set(name, value): a custom CDR column. Names are what a CSV
+ * header can hold; values one line; bounded so a script cannot grow a call
+ * without limit. */
+#define CALL_MAX_VARS 32
+static int m_cdr_set(lua_State *L)
+{
+    call_ud_t *u = check_call(L);
+    size_t nl, vl;
+    const char *name = luaL_checklstring(L, 2, &nl);
+    luaL_checkany(L, 3);
+    const char *value = luaL_tolstring(L, 3, &vl); /* numbers and booleans as text */
+    if (nl == 0 || nl > 32 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != nl)
+        return luaL_error(L, "cdr_set: name must be 1-32 letters, digits or '_'");
+    if (vl > 256 || strpbrk(value, "\r\n") || strlen(value) != vl)
+        return luaL_error(L, "cdr_set: value must be one line of at most 256 bytes");
+    sw_call_t *c = u->call;
+    for (sw_call_var_t *v = c->vars; v; v = v->next)
+        if (strcmp(v->name, name) == 0) {
+            replace(&v->value, value);
+            return 0;
+        }
+    if (c->n_vars >= CALL_MAX_VARS)
+        return luaL_error(L, "cdr_set: at most %d fields per call", CALL_MAX_VARS);
+    sw_call_var_t *v = calloc(1, sizeof *v);
+    if (!v || !(v->name = strdup(name)) || !(v->value = strdup(value)))
+        abort();
+    v->next = c->vars;
+    c->vars = v;
+    c->n_vars++;
     return 0;
 }
 
 static const luaL_Reg call_methods[] = {
     {"header", m_header}, {"reject", m_reject}, {"set_callee", m_set_callee}, {"set_caller", m_set_caller},
-    {NULL, NULL}};
+    {"cdr_set", m_cdr_set}, {NULL, NULL}};
 
 static void push_opt_string(lua_State *L, const char *s)
 {

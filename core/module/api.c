@@ -279,6 +279,12 @@ static const sw_api_t api_table = {
     .leg_set_deadline = sw_call_api_leg_set_deadline,
     .call_get_data = sw_call_api_get_data,
     .call_set_data = sw_call_api_set_data,
+    .call_caller_in = sw_call_api_caller_in,
+    .call_callee_in = sw_call_api_callee_in,
+    .call_source_ip = sw_call_api_source_ip,
+    .call_times = sw_call_api_times,
+    .call_var = sw_call_api_var,
+    .call_reject = sw_call_api_reject,
 };
 
 const sw_api_t *sw_api_table(void)

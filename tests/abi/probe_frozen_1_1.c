@@ -43,6 +43,14 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     api->leg_set_deadline(NULL, 1000, SW_ATTEMPT_RINGING_TIMEOUT);
     api->call_set_data(NULL, self, &info);
     EXPECT(api->call_get_data(NULL, self) == NULL, "call_get_data");
+    EXPECT(api->call_caller_in(NULL) == NULL, "call_caller_in");
+    EXPECT(api->call_callee_in(NULL) == NULL, "call_callee_in");
+    EXPECT(api->call_source_ip(NULL) == NULL, "call_source_ip");
+    sw_call_times_t times = {.size = sizeof times};
+    EXPECT(api->call_times(NULL, &times) == -1, "call_times");
+    const char *name = "x";
+    EXPECT(api->call_var(NULL, 0, &name, NULL) == -1 && name[0] == 'x', "call_var");
+    api->call_reject(NULL, 503, "probe", SW_END_OVERLOAD);
     api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
     return 0;
 }

@@ -278,8 +278,17 @@ typedef struct sw_attempt_info {
     int media_relayed;          /* the call's media goes through the relay */
     int caller_cancelled;       /* the caller cancelled or hung up */
     size_t gateways_left;       /* chain steps after this one */
-    uint64_t started_ms, first_response_ms, ended_ms; /* loop time, 0 = not yet */
+    uint64_t started_ms, first_response_ms, ended_ms; /* loop time (api->now_ms), 0 = not yet */
+    const char *caller;         /* the caller number sent to it */
 } sw_attempt_info_t;
+
+/* A call's times (ABI 1.1), wall clock (Unix epoch ms), 0 = did not happen. */
+typedef struct sw_call_times {
+    uint32_t size;
+    uint64_t created_ms;        /* the caller's INVITE arrived */
+    uint64_t ringing_ms;        /* the first 18x was relayed to the caller */
+    uint64_t answered_ms;       /* the 200 was relayed to the caller */
+} sw_call_times_t;
 
 /* What a switching policy (gw_switch) tells the core after a failed
  * attempt (on_attempt_end). ABI 1.1. */
@@ -489,6 +498,18 @@ typedef struct sw_api {
      * it: free it in on_call_end, the last hook a call sees. */
     void *(*call_get_data)(const sw_call_t *c, const sw_module_t *self);
     void (*call_set_data)(sw_call_t *c, sw_module_t *self, void *data);
+    /* The numbers as the caller sent them (before the script rewrote them). */
+    const char *(*call_caller_in)(const sw_call_t *c);
+    const char *(*call_callee_in)(const sw_call_t *c);
+    const char *(*call_source_ip)(const sw_call_t *c);
+    int (*call_times)(const sw_call_t *c, sw_call_times_t *out); /* set out->size first; -1 without a call */
+    /* Values the script attached with call:cdr_set(name, value), in the order
+     * set; a name set twice keeps its last value. -1 past the last. */
+    int (*call_var)(const sw_call_t *c, size_t i, const char **name, const char **value);
+    /* In on_call_new only: refuse the call with `code` (300..699) before it is
+     * routed; return SW_HOOK_HANDLED. end_reason (SW_END_*) is what
+     * on_call_end reports, e.g. SW_END_OVERLOAD. */
+    void (*call_reject)(sw_call_t *c, int code, const char *reason, int end_reason);
 } sw_api_t;
 
 #ifdef __cplusplus
