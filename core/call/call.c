@@ -23,6 +23,7 @@
 #include "loop_jobs.h"
 #include "module/loader.h"
 #include "net/transport.h"
+#include "random.h"
 #include "sip/sip.h"
 #include "stats/metrics.h"
 
@@ -90,16 +91,25 @@ static char *xstrdup(const char *s)
 static char *xprintf(const char *fmt, ...) SW_PRINTF(1, 2);
 static char *xprintf(const char *fmt, ...)
 {
-    va_list ap, ap2;
+    /* most results (Via, From, CSeq, Contact lines) fit the stack buffer:
+     * one formatting pass, then one exact allocation */
+    char small[256];
+    va_list ap;
     va_start(ap, fmt);
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    char *s = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (n < 0)
+        abort();
+    char *s = malloc((size_t)n + 1);
     if (!s)
         abort();
-    vsnprintf(s, (size_t)n + 1, fmt, ap2);
-    va_end(ap2);
+    if ((size_t)n < sizeof small) {
+        memcpy(s, small, (size_t)n + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(s, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
     return s;
 }
 
@@ -108,19 +118,13 @@ static uint64_t now_ms(void)
     return sw_loop() ? uv_now(sw_loop()) : 0;
 }
 
+/* 32 hex digits (128 bits) for tags and Call-IDs: unguessable, from the
+ * shared CSPRNG pool (no syscall per token). */
 static void random_token(char *buf, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
-    uint8_t rnd[16];
-    if (uv_random(NULL, NULL, rnd, sizeof rnd, 0, NULL) != 0)
-        for (size_t i = 0; i < sizeof rnd; i++)
-            rnd[i] = (uint8_t)rand();
-    size_t k = 0;
-    for (size_t i = 0; i < sizeof rnd && k + 2 < n; i++) {
-        buf[k++] = hex[rnd[i] >> 4];
-        buf[k++] = hex[rnd[i] & 15];
-    }
-    buf[k] = '\0';
+    char hex[33];
+    sw_random_hex(hex, 16);
+    snprintf(buf, n, "%s", hex);
 }
 
 static uint32_t hash_str(const char *s)
@@ -670,8 +674,10 @@ void sw_call_leg_set_deadline(sw_attempt_t *at, uint64_t ms, sw_attempt_outcome_
  * been answered or BYEd by the caller of end_call. */
 static void end_call(sw_call_t *c, int reason, sw_party_t by, const char *why)
 {
-    sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu ended: %s (%zu attempt%s)", (unsigned long long)c->id, why,
-            c->n_attempts, c->n_attempts == 1 ? "" : "s");
+    const sw_attempt_t *last = current_attempt(c);
+    sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu ended: %s (%s -> %s, %zu attempt%s, last %s, code %d)",
+            (unsigned long long)c->id, why, c->caller, c->callee, c->n_attempts, c->n_attempts == 1 ? "" : "s",
+            last ? last->gateway : "none", c->final_code);
     deadline_clear(c);
     sw_attempt_t *at = current_attempt(c);
     if (at && !at->end_reported) {
@@ -853,7 +859,9 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     }
     if (c->a_sdp)
         sw_msg_set_body(m, "application/sdp", c->a_sdp, strlen(c->a_sdp));
-    sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller, gw->name,
+    /* per-attempt and answer lines are debug: at info a call logs one line,
+     * when it ends (a log write per line is a measurable part of a call) */
+    sw_logf(SW_LOG_DEBUG, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller, gw->name,
             callee);
     at->invite_sent = true;
     c->invites_sent++;
@@ -1035,7 +1043,7 @@ static void b_answered(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp, const cha
     respond_a(c, 200, "OK", c->b_sdp);
     c->state = SW_CALL_ANSWERED;
     c->answered_ms = now_ms();
-    sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "call %llu answered by gateway %s", (unsigned long long)c->id,
+    sw_logf(SW_LOG_DEBUG, NULL, c->a.call_id, "call %llu answered by gateway %s", (unsigned long long)c->id,
             at->gateway);
     sw_call_hooks_answer(c);
 }

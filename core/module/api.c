@@ -285,6 +285,7 @@ static const sw_api_t api_table = {
     .call_times = sw_call_api_times,
     .call_var = sw_call_api_var,
     .call_reject = sw_call_api_reject,
+    .config_file = sw_config_file,
 };
 
 const sw_api_t *sw_api_table(void)

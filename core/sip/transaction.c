@@ -25,12 +25,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <uv.h>
 
 #include "log.h"
 #include "loop_jobs.h"
 #include "net/transport.h"
+#include "random.h"
 #include "sip/sip.h"
 #include "stats/metrics.h"
 #include "strbuf.h"
@@ -114,57 +114,12 @@ static uint64_t t1_times_64(const tx_config_t *c)
     return 64ULL * c->s.t1_ms;
 }
 
-/* ---- randomness ---------------------------------------------------------------- */
-
-/* Branches and tags should not be guessable (a forged CANCEL or BYE needs
- * them), so they come from the kernel's CSPRNG, read in batches to keep the
- * syscall off the per-transaction path. */
-static unsigned char random_pool[512];
-static size_t random_left;
-
-static void random_bytes(unsigned char *out, size_t n)
-{
-    while (n) {
-        if (!random_left) {
-            ssize_t got = getrandom(random_pool, sizeof random_pool, GRND_NONBLOCK);
-            if (got != (ssize_t)sizeof random_pool) {
-                /* no entropy yet (early boot): uniqueness is what matters */
-                static uint64_t counter;
-                for (size_t i = 0; i < sizeof random_pool; i += 8) {
-                    uint64_t x = uv_hrtime() ^ (++counter * 0x9e3779b97f4a7c15ULL);
-                    x ^= x >> 31;
-                    x *= 0xbf58476d1ce4e5b9ULL;
-                    memcpy(random_pool + i, &x, 8);
-                }
-            }
-            random_left = sizeof random_pool;
-        }
-        size_t take = n < random_left ? n : random_left;
-        memcpy(out, random_pool + sizeof random_pool - random_left, take);
-        random_left -= take;
-        out += take;
-        n -= take;
-    }
-}
-
-static void random_hex(char *out, size_t nbytes)
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char b[32];
-    if (nbytes > sizeof b)
-        nbytes = sizeof b;
-    random_bytes(b, nbytes);
-    for (size_t i = 0; i < nbytes; i++) {
-        out[2 * i] = hex[b[i] >> 4];
-        out[2 * i + 1] = hex[b[i] & 15];
-    }
-    out[2 * nbytes] = '\0';
-}
+/* ---- branches ---------------------------------------------------------------------- */
 
 void sw_tx_new_branch(char *buf, size_t n)
 {
     char hex[21];
-    random_hex(hex, 10);
+    sw_random_hex(hex, 10);
     snprintf(buf, n, MAGIC_COOKIE "%s", hex);
 }
 
@@ -246,7 +201,7 @@ static void key_add_uint(key_text_t *k, uint32_t v)
 static uint64_t key_hash(const key_text_t *k)
 {
     if (!hash_key_ready) {
-        random_bytes((unsigned char *)hash_key, sizeof hash_key);
+        sw_random_bytes((unsigned char *)hash_key, sizeof hash_key);
         hash_key_ready = true;
     }
     return siphash24(k->b, k->n, hash_key);
@@ -1145,7 +1100,7 @@ static const char *server_to_tag(sw_tx_t *tx, const char *given)
             return NULL; /* the builder makes one up */
         tx->to_tag[0] = 's';
         tx->to_tag[1] = 'w';
-        random_hex(tx->to_tag + 2, 8);
+        sw_random_hex(tx->to_tag + 2, 8);
     }
     return tx->to_tag;
 }

@@ -510,6 +510,9 @@ typedef struct sw_api {
      * routed; return SW_HOOK_HANDLED. end_reason (SW_END_*) is what
      * on_call_end reports, e.g. SW_END_OVERLOAD. */
     void (*call_reject)(sw_call_t *c, int code, const char *reason, int end_reason);
+    /* The cfg file a view was read from (resolve a relative path parameter
+     * against its directory, as the core does for `script`). */
+    const char *(*config_file)(const sw_config_t *cfg);
 } sw_api_t;
 
 #ifdef __cplusplus
