@@ -90,6 +90,8 @@ trap cleanup EXIT
 cd "$work"
 # a private copy: others may rebuild the tree while this runs
 cp "$build/sipswitch" "$work/sipswitch"
+mkdir -p "$work/modules"
+cp "$build/modules/gw_switch/.libs/gw_switch.so" "$work/modules/gw_switch.so" # the default cfg loads it
 sc="$top/bench/scenarios"
 hz=$(getconf CLK_TCK)
 
@@ -116,6 +118,7 @@ listen = udp:127.0.0.1:${sip_port[sipswitch]}
 http = 127.0.0.1:$http_port
 script = $work/route.lua
 log_level = warn
+load = gw_switch
 [mapping customer]
 source = 127.0.0.1
 [gateway A]
@@ -176,7 +179,7 @@ srv_root= srv_pids=
 start_server() { # NAME: starts it, waits until it answers; pids in srv_root/srv_pids
     local n=$1 i
     if [ "$n" = sipswitch ]; then
-        "$work/sipswitch" -c "$work/sw.cfg" >>"$work/$n.log" 2>&1 &
+        "$work/sipswitch" -c "$work/sw.cfg" --module-path "$work/modules" >>"$work/$n.log" 2>&1 &
         srv_root=$!
         for i in $(seq 1 100); do
             curl -fsS "http://127.0.0.1:$http_port/health" >/dev/null 2>&1 && break
