@@ -25,20 +25,83 @@ typedef struct sw_msg_origin {
     struct sw_conn *conn;           /* TCP connection, or NULL for UDP */
 } sw_msg_origin_t;
 
+/* Header names with an id of their own: the ones the core looks up, the ones
+ * libosip2 parses into fields, and every name that has a compact form (RFC
+ * 3261 7.3.3 and the extensions defining one), which gets the id of its long
+ * form. Comparing ids replaces comparing names case-insensitively; a name
+ * not listed here is SW_HDR_OTHER and is compared as text. */
+typedef enum sw_hdr_id {
+    SW_HDR_OTHER = 0,
+    SW_HDR_ACCEPT,
+    SW_HDR_ACCEPT_CONTACT,              /* a */
+    SW_HDR_ACCEPT_ENCODING,
+    SW_HDR_ACCEPT_LANGUAGE,
+    SW_HDR_ALERT_INFO,
+    SW_HDR_ALLOW,
+    SW_HDR_ALLOW_EVENTS,                /* u */
+    SW_HDR_AUTHENTICATION_INFO,
+    SW_HDR_AUTHORIZATION,
+    SW_HDR_CALL_ID,                     /* i */
+    SW_HDR_CALL_INFO,
+    SW_HDR_CONTACT,                     /* m */
+    SW_HDR_CONTENT_ENCODING,            /* e */
+    SW_HDR_CONTENT_LENGTH,              /* l */
+    SW_HDR_CONTENT_TYPE,                /* c */
+    SW_HDR_CSEQ,
+    SW_HDR_ERROR_INFO,
+    SW_HDR_EVENT,                       /* o */
+    SW_HDR_EXPIRES,
+    SW_HDR_FROM,                        /* f */
+    SW_HDR_IDENTITY,                    /* y */
+    SW_HDR_IDENTITY_INFO,               /* n */
+    SW_HDR_INFO_PACKAGE,
+    SW_HDR_MAX_FORWARDS,
+    SW_HDR_MIME_VERSION,
+    SW_HDR_MIN_SE,
+    SW_HDR_PROXY_AUTHENTICATE,
+    SW_HDR_PROXY_AUTHENTICATION_INFO,
+    SW_HDR_PROXY_AUTHORIZATION,
+    SW_HDR_PROXY_REQUIRE,
+    SW_HDR_RACK,
+    SW_HDR_RECORD_ROUTE,
+    SW_HDR_REFER_TO,                    /* r */
+    SW_HDR_REFERRED_BY,                 /* b */
+    SW_HDR_REJECT_CONTACT,              /* j */
+    SW_HDR_REQUEST_DISPOSITION,         /* d */
+    SW_HDR_REQUIRE,
+    SW_HDR_ROUTE,
+    SW_HDR_RSEQ,
+    SW_HDR_SERVER,
+    SW_HDR_SESSION_EXPIRES,             /* x */
+    SW_HDR_SUBJECT,                     /* s */
+    SW_HDR_SUBSCRIPTION_STATE,
+    SW_HDR_SUPPORTED,                   /* k */
+    SW_HDR_TIMESTAMP,
+    SW_HDR_TO,                          /* t */
+    SW_HDR_UNSUPPORTED,
+    SW_HDR_USER_AGENT,
+    SW_HDR_VIA,                         /* v */
+    SW_HDR_WWW_AUTHENTICATE,
+} sw_hdr_id_t;
+
 /* One header field of the message: the name as written (possibly a compact
  * form like "v") and the value with folding undone (each CRLF + whitespace run
  * becomes one SP) and leading/trailing whitespace trimmed. The value may hold
  * a NUL byte inside a quoted-pair (RFC 4475 intmeth), so value_len is the real
- * length; as a C string it reads up to the first NUL. */
+ * length; as a C string it reads up to the first NUL. Both are NUL-terminated
+ * and belong to the message: change them only through the sw_msg_* calls. */
 typedef struct sw_msg_hdr {
     char *name;
     char *value;
     size_t value_len;
+    size_t name_len;
+    sw_hdr_id_t id;                 /* sw_msg_header_id(name), set when the field is added */
+    uint8_t owns;                   /* which texts were allocated apart from the message (message.c) */
 } sw_msg_hdr_t;
 
 /* Opaque to modules (sw_msg_t in module.h); defined here for the core.
  *
- * Two views of the headers are kept in step:
+ * Two views of the headers:
  *  - hdrs: every header field in order, text as received (unfolded). It is
  *    authoritative for sw_msg_header()/sw_msg_header_count() and for the
  *    header text copied into responses; unknown headers stay byte-for-byte.
@@ -49,33 +112,41 @@ typedef struct sw_msg_hdr {
  *    and osip->req_uri is NULL when the Request-URI scheme is not sip, sips or
  *    tel (sanity answers those 416). The body is handed to libosip2 as one
  *    opaque body (multipart is not split).
- * sw_msg_header_add()/remove()/set() and sw_msg_set_body() change both;
  * `raw` always keeps the bytes that were received (NULL for a built message).
  *
- * Built messages (sw_msg_new_request/response) are made the way parsed ones
- * are: the start line is checked by the parser's own rules and handed to
- * libosip2, and each header added goes through the same calls as above, so
- * every accessor works on them as on a parsed message. What libosip2's
- * struct holds for a built message: the start line (method, req_uri — NULL
- * for schemes other than sip/sips/tel, as when parsing —, version, status,
- * reason), every header added since, the body and its Content-Type, and a
- * Content-Length that set_body keeps up to date (osip->message, libosip2's
- * cached text, is never filled: serialise with sw_msg_serialize). For a
- * fully parsed copy made from the bytes that would be sent, use
- * sw_msg_reparse(). */
+ * A received message (sw_msg_parse) gets both views at once: libosip2
+ * refusing it makes the parse fail. sw_msg_header_add()/remove()/set(),
+ * sw_msg_set_body() and sw_msg_set_ruri() change both, and libosip2 judges
+ * the new values.
+ *
+ * Built messages (sw_msg_new_request/response) are made for sending: the
+ * start line is checked by the parser's own rules, and osip is only a cache,
+ * NULL until something reads it (sw_msg_to_tag, sw_msg_cseq_method,
+ * sw_msg_top_via_branch, sw_msg_method of a response, sw_msg_osip). It is
+ * then made from the start line, the list and the body exactly as for a
+ * received message, and every change to the message drops it. So building,
+ * serialising and freeing a message never runs libosip2's message parser.
+ * What sw_msg_header_add/set accept on a built message is checked by our own
+ * rules (see there). For a fully parsed copy made from the bytes that would
+ * be sent, use sw_msg_reparse(). */
 struct sw_msg {
-    struct osip_message *osip;      /* parsed message, owned */
+    struct osip_message *osip;      /* parsed message, owned (a cache for a built message) */
     char *raw;                      /* the exact bytes parsed (headers + body), owned, NUL-terminated */
+    char *text;                     /* owned: the text the start line fields and parsed header fields point to */
     size_t raw_len;
     size_t body_offset;             /* raw + body_offset is the body (unless `body` is set) */
     size_t body_len;
     char *body;                     /* body given to sw_msg_set_body (owned, NUL added), or NULL */
     sw_msg_origin_t origin;
     bool replied;                   /* a final response was sent for this request */
+    bool built;                     /* made by sw_msg_new_request/response (see above) */
+    bool folded;                    /* parsed: some header line was folded */
+    bool header_nul;                /* parsed: a NUL byte sits in some header value */
     /* start line, as received */
     char *method;                   /* request method; NULL for responses */
     char *ruri;                     /* Request-URI text; NULL for responses */
     char *ruri_scheme;              /* scheme of ruri as written; NULL for responses */
+    char *ruri_owned;               /* allocation holding ruri and ruri_scheme once sw_msg_set_ruri changed them */
     char *version;                  /* "SIP/2.0" as written */
     int status;                     /* response status code; 0 for requests */
     char *reason;                   /* response reason phrase (may be ""); NULL for requests */
@@ -113,15 +184,24 @@ const char *sw_msg_top_via_branch(const sw_msg_t *m); /* NULL if none */
 const char *sw_msg_header(const sw_msg_t *m, const char *name, size_t i);
 size_t sw_msg_header_count(const sw_msg_t *m, const char *name);
 /* One entry per header field line as received (a comma list inside one line
- * is one entry). Appends a header at the end: 0, or -1 when the name or value
- * is invalid, libosip2 refuses it (e.g. a second From), or the message
- * already has SW_MSG_MAX_HEADERS (what we send must parse here too). */
+ * is one entry). Appends a header at the end: 0, or -1 when the name is not
+ * a token, the value holds CR or LF, the message already has
+ * SW_MSG_MAX_HEADERS (what we send must parse here too), or the value is
+ * refused. On a received message libosip2 judges the value (e.g. a second
+ * From). On a built message our own checks do, without libosip2: they
+ * refuse what libosip2 refuses most often and nothing it accepts, namely a
+ * second From, To, Call-ID, CSeq, Content-Type or Content-Length; a CSeq
+ * without a space; a From or To made of nothing but token characters and
+ * spaces, with an unclosed quoted display name, or with a '<' and no '>'
+ * after it; a Via without two '/'; a Content-Type without '/'. An empty
+ * value is accepted and counts for nothing, as in libosip2. */
 int sw_msg_header_add(sw_msg_t *m, const char *name, const char *value);
 /* Removes every field with that name: returns how many. */
 int sw_msg_header_remove(sw_msg_t *m, const char *name);
 /* Replaces every field with that name by one with `value`, at the place of
  * the first (appended when there was none). 0, or -1 with the message
- * unchanged when the name or value is invalid or libosip2 refuses the value
+ * unchanged when the name or value is invalid or refused (by libosip2 or by
+ * the checks of sw_msg_header_add for a built message, a second field apart)
  * (should memory run out half-way, the header is removed from both views).
  * Content-Length may be set but sw_msg_serialize writes the real length. */
 int sw_msg_header_set(sw_msg_t *m, const char *name, const char *value);
@@ -178,5 +258,17 @@ sw_msg_t *sw_msg_reparse(const sw_msg_t *m, const char **err);
  * header `wanted`; case-insensitive, compact forms understood either way
  * ("v" matches "Via"). */
 bool sw_msg_header_name_is(const char *name, size_t name_len, const char *wanted);
+
+/* The id of the header name name[0..name_len) (not NUL-terminated),
+ * case-insensitive, compact forms understood; SW_HDR_OTHER for a name
+ * without one. Two names are the same header when their ids are equal and
+ * not SW_HDR_OTHER, or both are SW_HDR_OTHER and the names are equal
+ * ignoring case (sw_msg_header_name_is). */
+sw_hdr_id_t sw_msg_header_id(const char *name, size_t name_len);
+
+/* libosip2's view of m (see struct sw_msg), made now for a built message
+ * that has none yet. NULL when libosip2 refuses what was built or memory
+ * runs out. Only message.c and tests look inside. */
+struct osip_message *sw_msg_osip(const sw_msg_t *m);
 
 #endif

@@ -158,9 +158,9 @@ static void test_invite_round_trip(void **state)
     size_t body_len = 0;
     assert_memory_equal(sw_msg_body(m, &body_len), SDP, strlen(SDP));
     assert_int_equal(body_len, strlen(SDP));
-    assert_non_null(m->osip->req_uri);
-    assert_non_null(m->osip->from);
-    assert_non_null(m->osip->content_type);
+    assert_non_null(sw_msg_osip(m)->req_uri);
+    assert_non_null(sw_msg_osip(m)->from);
+    assert_non_null(sw_msg_osip(m)->content_type);
     assert_null(m->raw);
 
     sw_msg_t *back = round_trip(m);
@@ -256,7 +256,7 @@ static void test_header_add_remove_set(void **state)
     assert_int_equal(sw_msg_header_remove(m, "Route"), 0);
     assert_int_equal(sw_msg_header_remove(m, "Via"), 1);
     assert_null(sw_msg_top_via_branch(m));
-    assert_int_equal(osip_list_size(&m->osip->routes), 0);
+    assert_int_equal(osip_list_size(&sw_msg_osip(m)->routes), 0);
 
     sw_msg_t *back = round_trip(m);
     assert_same_message(m, back);
@@ -346,9 +346,8 @@ static void test_binary_body_and_content_length(void **state)
     sw_msg_free(back);
 
     /* A stale Content-Length in the list is never sent. */
-    free(m->hdrs[m->hdr_count - 1].value);
-    m->hdrs[m->hdr_count - 1].value = strdup("99999");
-    m->hdrs[m->hdr_count - 1].value_len = 5;
+    assert_int_equal(sw_msg_header_set(m, "Content-Length", "99999"), 0);
+    assert_string_equal(m->hdrs[m->hdr_count - 1].value, "99999");
     size_t len = 0;
     char *bytes = sw_msg_serialize(m, &len);
     char expected_line[64];
@@ -360,7 +359,7 @@ static void test_binary_body_and_content_length(void **state)
     /* Removing the body removes its type; the length reads 0. */
     assert_int_equal(sw_msg_set_body(m, NULL, NULL, 0), 0);
     assert_int_equal(sw_msg_header_count(m, "Content-Type"), 0);
-    assert_null(m->osip->content_type);
+    assert_null(sw_msg_osip(m)->content_type);
     assert_string_equal(sw_msg_header(m, "Content-Length", 0), "0");
     body = sw_msg_body(m, &body_len);
     assert_non_null(body);
@@ -431,14 +430,14 @@ static void test_request_uri(void **state)
     assert_int_equal(sw_msg_set_ruri(m, "tel:+15551230000"), 0);
     assert_string_equal(sw_msg_ruri(m), "tel:+15551230000");
     assert_string_equal(sw_msg_ruri_scheme(m), "tel");
-    assert_non_null(m->osip->req_uri);
+    assert_non_null(sw_msg_osip(m)->req_uri);
     /* Schemes other than sip/sips/tel are kept as text, not given to
      * libosip2, as when parsing. */
     assert_int_equal(sw_msg_set_ruri(m, "urn:service:sos"), 0);
     assert_string_equal(sw_msg_ruri_scheme(m), "urn");
-    assert_null(m->osip->req_uri);
+    assert_null(sw_msg_osip(m)->req_uri);
     assert_int_equal(sw_msg_set_ruri(m, "sips:bob@example.com;transport=tcp"), 0);
-    assert_non_null(m->osip->req_uri);
+    assert_non_null(sw_msg_osip(m)->req_uri);
 
     static const char *const bad[] = {"bob@example.com", "sip:bob @example.com",
                                       "sip:bob@example.com\r\nX: y", "", ":nothing"};
@@ -501,6 +500,127 @@ static void test_many_headers(void **state)
     sw_msg_free(m);
 }
 
+/* A built message runs no libosip2 parser while it is built, serialised
+ * and freed: its libosip2 view is made when something reads it, and any
+ * change drops it again. */
+static void test_osip_view_made_on_demand(void **state)
+{
+    (void)state;
+    sw_msg_t *m = build_invite();
+    assert_null(m->osip);
+    assert_string_equal(sw_msg_header(m, "CSeq", 0), "1 INVITE");
+    assert_string_equal(sw_msg_call_id(m), "b2b-7f3a9c@192.0.2.10");
+    size_t len = 0;
+    free(sw_msg_serialize(m, &len));
+    assert_null(m->osip); /* none of that needed it */
+
+    assert_string_equal(sw_msg_top_via_branch(m), "z9hG4bKb1leg");
+    struct osip_message *view = m->osip;
+    assert_non_null(view);
+    assert_string_equal(sw_msg_cseq_method(m), "INVITE");
+    assert_ptr_equal(m->osip, view); /* made once */
+
+    assert_int_equal(sw_msg_header_set(m, "To", "<sip:+442079460000@gw1.example.net>;tag=t1"), 0);
+    assert_null(m->osip);
+    assert_string_equal(sw_msg_to_tag(m), "t1");
+    assert_int_equal(sw_msg_header_remove(m, "X-None"), 0);
+    assert_non_null(m->osip); /* nothing changed */
+    assert_int_equal(sw_msg_header_remove(m, "To"), 1);
+    assert_null(sw_msg_to_tag(m));
+
+    /* A response: its method is its CSeq's, read from the view. */
+    sw_msg_t *r = sw_msg_new_response(486, NULL);
+    assert_null(sw_msg_method(r));
+    assert_int_equal(sw_msg_header_add(r, "CSeq", "7 BYE"), 0);
+    assert_null(r->osip);
+    assert_string_equal(sw_msg_method(r), "BYE");
+    sw_msg_free(r);
+    sw_msg_free(m);
+}
+
+/* The checks standing in for libosip2's on a built message (message.h). */
+static void test_built_header_checks(void **state)
+{
+    (void)state;
+    sw_msg_t *m = build_invite();
+    static const char *const refused[][2] = {
+        {"From", "<sip:second@x>"},      /* one of each single-valued header */
+        {"f", "<sip:second@x>"},
+        {"To", "<sip:second@x>"},
+        {"Call-ID", "second@x"},
+        {"CSeq", "2 INVITE"},
+        {"Content-Type", "text/plain"},
+        {"Content-Length", "5"},         /* set_body added one */
+        {"Via", "garbage"},              /* protocol/version/transport */
+        {"Bad Name", "x"},
+        {"X-A", "a\r\nInjected: 1"},
+    };
+    size_t count = m->hdr_count;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        if (sw_msg_header_add(m, refused[i][0], refused[i][1]) != -1)
+            fail_msg("accepted %s: %s", refused[i][0], refused[i][1]);
+    assert_int_equal(m->hdr_count, count);
+
+    /* Values refused in place of the old one too; the message keeps it. */
+    static const char *const bad_set[][2] = {
+        {"CSeq", "1"}, {"CSeq", "INVITE"}, {"To", "<sip:unclosed"}, {"To", "garbage here"},
+        {"From", "\"unclosed <sip:a@b>"}, {"From", "\"Alice\" sip:a@b"}, {"Via", "SIP/2.0 UDP h"},
+        {"Content-Type", "not a type"},
+    };
+    for (size_t i = 0; i < sizeof bad_set / sizeof bad_set[0]; i++)
+        if (sw_msg_header_set(m, bad_set[i][0], bad_set[i][1]) != -1)
+            fail_msg("accepted %s: %s", bad_set[i][0], bad_set[i][1]);
+    assert_string_equal(sw_msg_header(m, "CSeq", 0), "1 INVITE");
+    assert_string_equal(sw_msg_header(m, "To", 0), "<sip:+442079460000@gw1.example.net>");
+
+    static const char *const accepted[][2] = {
+        {"To", "sip:+442079460000@gw1.example.net;tag=x"}, {"From", "Alice <sip:a@b>;tag=1"},
+        {"From", "\"A \\\"quoted\\\" name\" <sip:a@b>;tag=1"}, {"Via", "SIP/2.0/UDP a, SIP/2.0/UDP b"},
+        {"Via", "SIP/2.0/TCP h:5061;branch=z9hG4bKx"}, {"CSeq", "9 INVITE"}, {"Content-Type", "application/sdp"},
+        {"Content-Length", "0"},
+    };
+    for (size_t i = 0; i < sizeof accepted / sizeof accepted[0]; i++)
+        if (sw_msg_header_set(m, accepted[i][0], accepted[i][1]) != 0)
+            fail_msg("refused %s: %s", accepted[i][0], accepted[i][1]);
+    assert_string_equal(sw_msg_top_via_branch(m), "z9hG4bKx");
+    assert_string_equal(sw_msg_cseq_method(m), "INVITE");
+
+    /* Empty values are taken and count for nothing, as in libosip2. */
+    assert_int_equal(sw_msg_header_add(m, "Call-ID", ""), 0);
+    sw_msg_t *r = sw_msg_new_response(200, NULL);
+    assert_int_equal(sw_msg_header_add(r, "CSeq", "  "), 0);
+    assert_int_equal(sw_msg_header_add(r, "CSeq", "3 BYE"), 0);
+    assert_string_equal(sw_msg_method(r), "BYE");
+    assert_int_equal(sw_msg_header_add(r, "Content-Length", "0"), 0); /* none in the list yet */
+    sw_msg_free(r);
+
+    /* What our checks let through and libosip2 refuses (a From without a
+     * URI scheme) leaves the message without a view: it still serialises. */
+    r = sw_msg_new_request("BYE", "sip:bob@192.0.2.2");
+    assert_int_equal(sw_msg_header_add(r, "From", "bob@192.0.2.2"), 0);
+    assert_int_equal(sw_msg_header_add(r, "CSeq", "2 BYE"), 0);
+    assert_null(sw_msg_osip(r));
+    assert_null(sw_msg_cseq_method(r));
+    size_t len = 0;
+    char *bytes = sw_msg_serialize(r, &len);
+    assert_non_null(strstr(bytes, "\r\nFrom: bob@192.0.2.2\r\n"));
+    free(bytes);
+    sw_msg_free(r);
+
+    /* On a received message libosip2 still judges every value. */
+    sw_msg_t *in = parse_text("BYE sip:bob@192.0.2.2 SIP/2.0\r\n"
+                              "Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKabc\r\n"
+                              "To: <sip:bob@example.com>;tag=t1\r\n"
+                              "Call-ID: c1@10.0.0.1\r\n"
+                              "CSeq: 2 BYE\r\n"
+                              "Content-Length: 0\r\n\r\n");
+    assert_int_equal(sw_msg_header_add(in, "From", "bob@192.0.2.2"), -1);
+    assert_int_equal(sw_msg_header_add(in, "From", "<sip:alice@example.net>;tag=f"), 0);
+    assert_int_equal(sw_msg_header_add(in, "Content-Length", "0"), -1); /* libosip2 holds one */
+    sw_msg_free(in);
+    sw_msg_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -511,6 +631,8 @@ int main(void)
         cmocka_unit_test(test_relay_parsed_message),
         cmocka_unit_test(test_request_uri),
         cmocka_unit_test(test_many_headers),
+        cmocka_unit_test(test_osip_view_made_on_demand),
+        cmocka_unit_test(test_built_header_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
