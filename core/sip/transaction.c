@@ -30,6 +30,7 @@
 #include "log.h"
 #include "loop_jobs.h"
 #include "net/transport.h"
+#include "sip/late_answer.h"
 #include "random.h"
 #include "sip/sip.h"
 #include "stats/metrics.h"
@@ -255,6 +256,7 @@ struct sw_tx {
     bool discarded;                 /* server: the TU will never answer */
     bool acked;                     /* server INVITE in Accepted: the 2xx ACK arrived */
     bool cancel_wanted, cancel_sent; /* client INVITE */
+    bool late_bye_sent;             /* client INVITE, detached: a late 2xx's dialog was BYEd */
     uint8_t resends;                /* retransmissions sent so far */
     size_t heap_pos;
     uint64_t due;                   /* min(resend_at, deadline_at) while in the heap */
@@ -1364,8 +1366,20 @@ static int peer_for_destination(const sw_tx_destination_t *dest, tx_peer_t *p)
 
 static void client_deliver(sw_tx_t *tx, sw_msg_t *resp)
 {
-    if (tx->tu_attached && tx->cbs.client.on_response)
+    if (tx->tu_attached && tx->cbs.client.on_response) {
         tx->cbs.client.on_response(tx, resp, tx->ud);
+        return;
+    }
+    int code = sw_msg_status(resp);
+    if (tx->kind == SW_TX_CLIENT_INVITE && code >= 200 && code < 300) {
+        /* nobody waits for this answer (the TU CANCELled and let go): ACK
+         * each copy, BYE the dialog once (late_answer.h) */
+        sw_tx_destination_t dest = {.transport = tx->peer.transport, .addr_len = tx->peer.addr_len,
+                                    .via_socket_id = tx->peer.socket_id};
+        memcpy(&dest.addr, &tx->peer.addr, tx->peer.addr_len);
+        sw_sip_end_late_answer(resp, &dest, !tx->late_bye_sent);
+        tx->late_bye_sent = true;
+    }
 }
 
 /* The attempt failed without a final response: tell the TU, then end. */

@@ -231,6 +231,20 @@ for c in trying:gw_switch_trying_only.xml progress:gw_switch_progress_only.xml r
     check "$what timeout: timeouts_total{gateway=\"A\"} counted it ($to0 -> $to1)" [ "$to1" -eq $((to0 + 1)) ]
 done
 
+# 9b. the ringing timeout fires and A's 200 crosses the switch's CANCEL:
+# nobody waits for that answer any more, but it is still ACKed and its
+# dialog BYEd (RFC 3261 15), so A does not keep (and bill) a call nobody has
+setup "A:ringing_timeout = 1"
+gateway A gw_ring_cancel_crossing.xml
+gateway B gw_answer.xml
+sleep 0.3
+caller call_uac.xml; rc=$?
+check "ringing timeout, A answers after the CANCEL: the caller still gets B's answer ($rc)" [ $rc -eq 0 ]
+wait_gw A; rc=$?
+check "ringing timeout, A answers after the CANCEL: A's late 200 was ACKed and BYEd ($rc)" \
+    all_of [ $rc -eq 0 ] :: grep -q '^BYE ' "$WORK/gw_A.msg" :: grep -q '^ACK ' "$WORK/gw_A.msg"
+wait_gw B
+
 # 10. max_calls = 1 on A: one call held through A; meanwhile a second call
 # with chain A, B skips A (no INVITE) and B answers; the script saw A at
 # max_calls; the slot is given back when the first call ends
