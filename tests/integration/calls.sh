@@ -26,6 +26,8 @@ gateway A gw_answer.xml
 sleep 0.3
 caller call_uac.xml; rc=$?
 check "answered call: caller saw 200 with the switch's Contact and the gateway's SDP, BYE answered ($rc)" [ $rc -eq 0 ]
+check "answered call: the caller got 100 Trying from the switch first" \
+    grep -q '^SIP/2.0 100 Trying' <<<"$(trace_first "$WORK/caller.msg" received '^SIP/2.0 1')"
 wait_gw A; rc=$?
 check "answered call: gateway got the caller's SDP, MF 69, pass-through headers, ACK and BYE ($rc)" [ $rc -eq 0 ]
 # the caller's Call-ID is N-PID@..., its tag ...SIPpTag..., its port in Via/Contact: none may reach the gateway
