@@ -1200,6 +1200,8 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
         sw_tx_server_respond(tx, &r);
         return;
     }
+    /* the caller hears from us at once, whatever the script and the gateways take */
+    sw_tx_server_trying_now(tx);
     sw_call_t *c = calloc(1, sizeof *c);
     if (!c)
         abort();

@@ -984,6 +984,15 @@ static void send_trying(sw_tx_t *tx)
     tx->bytes_len = len;
 }
 
+void sw_tx_server_trying_now(sw_tx_t *tx)
+{
+    if (!tx || tx->kind != SW_TX_SERVER_INVITE || !tx->trying_due)
+        return;
+    send_trying(tx);
+    tx->resend_at = NEVER;
+    tx_schedule(tx);
+}
+
 /* A retransmitted request: the last response goes out again (RFC 3261
  * 17.2.1 Proceeding/Completed, 17.2.2 Proceeding/Completed). */
 static void server_absorb(sw_tx_t *tx)

@@ -139,6 +139,12 @@ typedef struct sw_tx_server_cbs {
     void (*on_no_ack)(sw_tx_t *tx, void *ud);     /* 2xx never ACKed (timer L) */
     void (*on_terminated)(sw_tx_t *tx, void *ud); /* the transaction is about to be freed */
 } sw_tx_server_cbs_t;
+/* Sends the INVITE's 100 Trying now rather than when the loop turns (the
+ * default, so that an INVITE answered at once gets no 100 first): the call
+ * engine calls it as soon as an INVITE becomes a call, so the 100 always
+ * leads, even when the gateway's 180 is read in the same batch. */
+void sw_tx_server_trying_now(sw_tx_t *tx);
+
 /* The user data the TU attached (NULL when none or detached). */
 void *sw_tx_user(const sw_tx_t *tx);
 void sw_tx_server_set_user(sw_tx_t *tx, const sw_tx_server_cbs_t *cbs, void *ud);
