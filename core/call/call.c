@@ -1325,7 +1325,12 @@ static void relay_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
     }
     size_t blen = 0;
     const char *body = sw_msg_body(resp, &blen);
-    char *copy = blen ? strndup(body, blen) : NULL;
+    /* bodies are bytes (NULs allowed): copied by length, never as a string */
+    char *copy = blen ? malloc(blen) : NULL;
+    if (blen && !copy)
+        abort();
+    if (copy)
+        memcpy(copy, body, blen);
     const char *ct = sw_msg_header(resp, "Content-Type", 0);
     /* the near side must keep sending its in-dialog requests to us */
     char *contact = refreshed ? our_contact(near->dest.transport) : NULL;

@@ -189,9 +189,12 @@ static void answer_request(sw_msg_t *m, sw_tx_t *cancelled_invite)
 static bool answerable(const sw_msg_t *m)
 {
     static const char *const needed[] = {"Via", "From", "To", "Call-ID", "CSeq"};
-    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++)
-        if (!sw_msg_header(m, needed[i], 0))
+    for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
+        /* a blank value cannot be echoed into an answer anyone could parse */
+        const char *v = sw_msg_header(m, needed[i], 0);
+        if (!v || v[strspn(v, " \t")] == '\0')
             return false;
+    }
     return true;
 }
 

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
 #include <strings.h>
 
@@ -317,6 +318,38 @@ static bool collect_unsupported(const sw_msg_t *m, sw_sanity_t *out)
     return unknown > 0;
 }
 
+/* From and To (RFC 3261 20.20, 20.39): not blank, and every parameter after
+ * the address a token, so that our answers, which append a tag to the text
+ * as received, stay parseable: an empty parameter (";;", a trailing ";")
+ * or an empty tag (";tag=") is refused. */
+static bool address_header_ok(const char *v)
+{
+    if (!v)
+        return false;
+    v += strspn(v, " \t");
+    if (*v == '\0')
+        return false;
+    /* the parameters start after the name-addr's '>' or, for an addr-spec,
+     * at its first ';' (an addr-spec's own URI parameters are the header's) */
+    const char *p = strchr(v, '<') ? strchr(v, '>') : v;
+    if (!p)
+        return true; /* an unclosed '<' is libosip2's to refuse */
+    while ((p = strchr(p, ';')) != NULL) {
+        p++;
+        p += strspn(p, " \t");
+        size_t name = strcspn(p, "=; \t");
+        if (name == 0)
+            return false; /* ";;" or a trailing ";" */
+        const char *after = p + name + strspn(p + name, " \t");
+        if (*after == '=') {
+            const char *val = after + 1 + strspn(after + 1, " \t");
+            if (*val == ';' || *val == '\0' || *val == ' ' || *val == '\t')
+                return false; /* ";tag=" and friends */
+        }
+    }
+    return true;
+}
+
 /* Checks shared by requests and responses: version, the five headers every
  * message carries and single values of those that must be single. Returns
  * the failing reason or NULL. */
@@ -342,6 +375,10 @@ static const char *check_common(const sw_msg_t *m, int *code)
     for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
         if (sw_msg_header_count(m, single[i]) > 1)
             return duplicate[i];
+    if (!address_header_ok(sw_msg_header(m, "From", 0)))
+        return "Malformed From header";
+    if (!address_header_ok(sw_msg_header(m, "To", 0)))
+        return "Malformed To header";
     return NULL;
 }
 

@@ -115,6 +115,22 @@ static void test_missing_headers_400(void **state)
     assert_code(INVITE_LINE VIA FROM TO CALL_ID MF SDP_HEADERS, 400, "Missing CSeq header");
 }
 
+/* Our answers append a tag to the To as received: To and From must leave
+ * that parseable (found by fuzz_sip_message; doc/robustness.md). */
+static void test_malformed_address_params_400(void **state)
+{
+    (void)state;
+    assert_code(INVITE_LINE VIA FROM "To: <sip:bob@example.com>;tag=\r\n" CALL_ID CSEQ MF SDP_HEADERS, 400,
+                "Malformed To header");
+    assert_code(INVITE_LINE VIA FROM "To: <sip:bob@example.com>;\r\n" CALL_ID CSEQ MF SDP_HEADERS, 400,
+                "Malformed To header");
+    assert_code(INVITE_LINE VIA "From: <sip:a@example.net>;tag=1;\r\n" TO CALL_ID CSEQ MF SDP_HEADERS, 400,
+                "Malformed From header");
+    /* parameters that are tokens, with or without values, are fine */
+    assert_code(INVITE_LINE VIA "From: \"A;B\" <sip:a@example.net;user=phone>;tag=1;x\r\n"
+                "To: sip:bob@example.com;p=v\r\n" CALL_ID CSEQ MF SDP_HEADERS, 0, NULL);
+}
+
 static void test_duplicate_headers_400(void **state)
 {
     (void)state;
@@ -588,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_good_invite_passes),
         cmocka_unit_test(test_version_505),
         cmocka_unit_test(test_missing_headers_400),
+        cmocka_unit_test(test_malformed_address_params_400),
         cmocka_unit_test(test_duplicate_headers_400),
         cmocka_unit_test(test_cseq_400),
         cmocka_unit_test(test_unknown_method_501),
