@@ -372,17 +372,17 @@ static const char *check_common(const sw_msg_t *m, int *code)
     for (size_t i = 0; i < sizeof mandatory / sizeof mandatory[0]; i++)
         if (sw_msg_header_count(m, mandatory[i]) == 0)
             return missing[i];
-    for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
-        if (sw_msg_header_count(m, single[i]) > 1)
-            return duplicate[i];
-    /* a 400 would echo the bad From/To (with our tag appended): nothing
-     * anyone could parse, so such a message is dropped */
+    /* before any 400: a 400 would echo the bad From/To (with our tag
+     * appended), which nobody could parse, so such a message is dropped */
     *code = -1;
     if (!address_header_ok(sw_msg_header(m, "From", 0)))
         return "Malformed From header";
     if (!address_header_ok(sw_msg_header(m, "To", 0)))
         return "Malformed To header";
     *code = 400;
+    for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
+        if (sw_msg_header_count(m, single[i]) > 1)
+            return duplicate[i];
     return NULL;
 }
 
