@@ -363,6 +363,15 @@ static const char *check_common(const sw_msg_t *m, int *code)
     static const char *const duplicate[] = {"Duplicate From header", "Duplicate To header",
                                             "Duplicate Call-ID header", "Duplicate CSeq header",
                                             "Duplicate Max-Forwards header"};
+    /* first of all: any answer (400, 505, ...) would echo a bad From/To
+     * with our tag appended, which nobody could parse, so such a message
+     * is dropped (a missing one is reported as missing below) */
+    *code = -1;
+    const char *from = sw_msg_header(m, "From", 0), *to = sw_msg_header(m, "To", 0);
+    if (from && !address_header_ok(from))
+        return "Malformed From header";
+    if (to && !address_header_ok(to))
+        return "Malformed To header";
     const char *version = sw_msg_version(m);
     if (version == NULL || strcasecmp(version, "SIP/2.0") != 0) {
         *code = 505;
@@ -372,14 +381,6 @@ static const char *check_common(const sw_msg_t *m, int *code)
     for (size_t i = 0; i < sizeof mandatory / sizeof mandatory[0]; i++)
         if (sw_msg_header_count(m, mandatory[i]) == 0)
             return missing[i];
-    /* before any 400: a 400 would echo the bad From/To (with our tag
-     * appended), which nobody could parse, so such a message is dropped */
-    *code = -1;
-    if (!address_header_ok(sw_msg_header(m, "From", 0)))
-        return "Malformed From header";
-    if (!address_header_ok(sw_msg_header(m, "To", 0)))
-        return "Malformed To header";
-    *code = 400;
     for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
         if (sw_msg_header_count(m, single[i]) > 1)
             return duplicate[i];
