@@ -92,10 +92,19 @@ for t in "${targets[@]}"; do
     fi
     if [ ${#reg_files[@]} -gt 0 ]; then
         echo "==> $t: replaying ${#reg_files[@]} regression input(s)"
-        if ! "$bin" -timeout=5 -rss_limit_mb=2048 -close_fd_mask=$close_fd_mask \
-                -artifact_prefix="$artifacts" "${reg_files[@]}" >>"$log" 2>&1; then
-            echo "==> $t: FAILED on a regression input; log: $log"
-            grep -E '^Running: |^(==[0-9]+==)?(ERROR|SUMMARY)|fuzz invariant failed' "$log" | tail -n 20
+        reg_failed=0
+        for f in "${reg_files[@]}"; do   # one at a time: every failing one is named
+            if ! "$bin" -timeout=5 -rss_limit_mb=2048 -close_fd_mask=$close_fd_mask \
+                    -artifact_prefix="$artifacts" "$f" >"$log.replay" 2>&1; then
+                reg_failed=$((reg_failed + 1))
+                echo "==> $t: FAILED on regression input $f"
+                grep -E '^(==[0-9]+==)?(ERROR|SUMMARY)|fuzz invariant failed' "$log.replay" | head -n 5
+            fi
+            cat "$log.replay" >>"$log"
+        done
+        rm -f "$log.replay"
+        if [ $reg_failed -gt 0 ]; then
+            echo "==> $t: $reg_failed regression input(s) failed; log: $log"
             failed+=("$t")
             summary+=("$(printf '%-18s %6s %12s %9s %7s  %s' "$t" - - - - "FAILED (regression)")")
             continue
