@@ -333,6 +333,9 @@ typedef struct sw_relay {
     bool to_a;                  /* sent toward the caller */
     bool is_invite;
     bool target_refresh;        /* re-INVITE or UPDATE: a 2xx carries the far side's new Contact */
+    sw_request_cb cb;           /* a module's request (call_send_request): its callback, */
+    sw_module_t *cb_module;     /* ... the module */
+    void *cb_arg;               /* ... and its argument */
     struct sw_relay *next;
 } sw_relay_t;
 
@@ -411,6 +414,8 @@ static sw_tx_t *send_request(sw_msg_t *m, const char *method, const char *branch
 }
 
 /* BYE on one leg, fire and forget: the answer does not change anything. */
+static sw_attempt_t *current_attempt(sw_call_t *c);
+
 static void send_bye(sw_call_t *c, sw_dialog_side_t *side)
 {
     if (!side->call_id || !side->remote_target)
@@ -419,6 +424,7 @@ static void send_bye(sw_call_t *c, sw_dialog_side_t *side)
     sw_msg_t *m = build_in_dialog(c, side, "BYE", ++side->local_cseq, branch, sizeof branch);
     if (!m)
         return;
+    sw_call_hooks_request_out(c, current_attempt(c), m, side == &c->a);
     sw_tx_t *tx = send_request(m, "BYE", branch, &side->dest, 0, NULL, NULL);
     (void)tx;
 }
@@ -462,12 +468,14 @@ static void respond_a_with(sw_call_t *c, int code, const char *reason, const cha
     if (!c->a_invite)
         return;
     char *contact = NULL, *extra = NULL;
+    char *added = sw_call_hooks_caller_response(c, code, reason);
     if (code > 100 && code < 300) {
         contact = our_contact(c->a.dest.transport);
-        extra = xprintf("Contact: %s\r\n%s", contact, more ? more : "");
-    } else if (more) {
-        extra = xstrdup(more);
+        extra = xprintf("Contact: %s\r\n%s%s", contact, more ? more : "", added ? added : "");
+    } else if (more || added) {
+        extra = xprintf("%s%s", more ? more : "", added ? added : "");
     }
+    free(added);
     sw_tx_reply_t r = {.code = code, .reason = reason, .to_tag = c->a.local_tag, .extra_headers = extra,
                        .content_type = body ? "application/sdp" : NULL, .body = body,
                        .body_len = body ? strlen(body) : 0};
@@ -543,6 +551,8 @@ static void call_free(sw_call_t *c)
         free(c->attempts[i].callee);
         free(c->attempts[i].caller);
         free(c->attempts[i].reason);
+        free(c->attempts[i].from_display);
+        free(c->attempts[i].from_uri);
     }
     free(c->attempts);
     free(c->reject_reason);
@@ -780,6 +790,29 @@ static void fail_call(sw_call_t *c, int code, int reason, const char *why)
     end_call(c, reason, SW_PARTY_SWITCH, why);
 }
 
+/* Adds "Name: value\r\n" lines to m (stops at the first line that is not
+ * one); a value the message refuses is left out. */
+static void add_header_lines(sw_msg_t *m, const char *lines)
+{
+    for (const char *p = lines; p && *p;) {
+        const char *eol = strstr(p, "\r\n");
+        const char *colon = strchr(p, ':');
+        if (!eol || !colon || colon > eol)
+            break;
+        char *name = strndup(p, (size_t)(colon - p));
+        const char *v = colon + 1;
+        while (*v == ' ')
+            v++;
+        char *value = strndup(v, (size_t)(eol - v));
+        if (!name || !value)
+            abort();
+        sw_msg_header_add(m, name, value);
+        free(name);
+        free(value);
+        p = eol + 2;
+    }
+}
+
 /* Opens a fresh dialog toward the gateway of `step` and sends its INVITE.
  * False when nothing was sent (the attempt records why). */
 static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
@@ -812,9 +845,10 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     random_token(token, sizeof token);
     c->b.local_tag = xstrdup(token);
     c->b.local_cseq = 1;
-    c->b.local_uri = c->display && *c->display
-                         ? xprintf("\"%s\" <sip:%s@%s>", c->display, caller, env.settings.local_host)
-                         : xprintf("<sip:%s@%s>", caller, env.settings.local_host);
+    const char *display = at->from_set ? at->from_display : c->display;
+    char *from_uri = at->from_uri ? xstrdup(at->from_uri) : xprintf("sip:%s@%s", caller, env.settings.local_host);
+    c->b.local_uri = display && *display ? xprintf("\"%s\" <%s>", display, from_uri) : xprintf("<%s>", from_uri);
+    free(from_uri);
     bool v6 = gw->addr.ss_family == AF_INET6;
     c->b.remote_target = xprintf("sip:%s@%s%s%s:%u%s", callee, v6 ? "[" : "", gw->host, v6 ? "]" : "", gw->port,
                                  gw->transport == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
@@ -842,23 +876,10 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     if (c->caller_100rel)
         sw_msg_header_add(m, c->caller_requires_100rel ? "Require" : "Supported", "100rel");
     c->b_rseq = 0;
-    for (char *p = c->passthrough; p && *p;) {
-        char *eol = strstr(p, "\r\n");
-        char *colon = strchr(p, ':');
-        if (!eol || !colon || colon > eol)
-            break;
-        char *name = strndup(p, (size_t)(colon - p));
-        const char *v = colon + 1;
-        while (*v == ' ')
-            v++;
-        char *value = strndup(v, (size_t)(eol - v));
-        sw_msg_header_add(m, name, value);
-        free(name);
-        free(value);
-        p = eol + 2;
-    }
+    add_header_lines(m, c->passthrough);
     if (c->a_sdp)
         sw_msg_set_body(m, "application/sdp", c->a_sdp, strlen(c->a_sdp));
+    sw_call_hooks_request_out(c, at, m, false); /* e.g. privacy edits the identity headers */
     /* per-attempt and answer lines are debug: at info a call logs one line,
      * when it ends (a log write per line is a measurable part of a call) */
     sw_logf(SW_LOG_DEBUG, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller, gw->name,
@@ -1280,6 +1301,14 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
         fail_call(c, 404, SW_END_NO_ROUTE, "Not Found (no route)");
         return;
     }
+    if (sw_call_hooks_route(c) == SW_HOOK_HANDLED) {
+        if (!c->reject_code)
+            sw_call_reject(c, 500, "Internal Server Error (module)", SW_END_NO_ROUTE);
+        respond_a(c, c->reject_code, c->reject_reason, NULL);
+        end_call(c, c->reject_end_reason ? c->reject_end_reason : SW_END_NO_ROUTE, SW_PARTY_SWITCH,
+                 "refused by a module after routing");
+        return;
+    }
     start_next_attempt(c);
 }
 
@@ -1300,6 +1329,34 @@ bool sw_calls_cancel(sw_tx_t *invite_tx)
 }
 
 /* ---- requests inside a dialog -------------------------------------------------------------- */
+
+/* The session description the switch just gave the side `to` (relayed
+ * offers and answers): what a refresh that changes nothing offers again. */
+static void remember_sdp(sw_call_t *c, const sw_dialog_side_t *to, const char *body, size_t len)
+{
+    char **slot = to == &c->a ? &c->b_sdp : &c->a_sdp; /* a_sdp: the caller's, given to the gateway */
+    if (memchr(body, '\0', len))
+        return; /* not SDP text: keep the last good one */
+    free(*slot);
+    *slot = strndup(body, len);
+    if (!*slot)
+        abort();
+}
+
+/* A relayed or module request got its final answer (or none): forgets it
+ * and tells the module that sent it. Last thing its caller does: the
+ * callback may end the call. */
+static void relay_done(sw_relay_t *r, int code, sw_msg_t *resp)
+{
+    sw_call_t *c = r->call;
+    sw_request_cb cb = r->cb;
+    sw_module_t *mod = r->cb_module;
+    void *arg = r->cb_arg;
+    relay_unlink(r);
+    free(r);
+    if (cb)
+        cb(mod, c, code, resp, arg);
+}
 
 /* A response to a relayed request goes back to the side that sent it, under
  * that side's dialog identifiers (the transaction layer fills in its Via,
@@ -1342,6 +1399,8 @@ static void relay_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
     free(contact);
     free(extra);
     free(copy);
+    if (copy && r->server && is_sdp(resp) && code < 300)
+        remember_sdp(c, near, body, blen); /* the far side's answer, relayed to the near one */
     if (code >= 200) {
         /* a re-INVITE's 2xx is ACKed on the far side at once; the near side
          * ACKs ours, and that ACK stops at the switch */
@@ -1350,14 +1409,12 @@ static void relay_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
         sw_tx_detach(tx);
         if (r->server)
             sw_tx_detach(r->server);
-        relay_unlink(r);
-        free(r);
+        relay_done(r, code, resp); /* last: a module's callback may end the call */
     }
 }
 
 static void relay_on_timeout(sw_tx_t *tx, bool transport_error, void *ud)
 {
-    (void)transport_error;
     sw_relay_t *r = ud;
     sw_tx_detach(tx);
     if (r->server) {
@@ -1365,11 +1422,45 @@ static void relay_on_timeout(sw_tx_t *tx, bool transport_error, void *ud)
         sw_tx_server_respond(r->server, &rep);
         sw_tx_detach(r->server);
     }
-    relay_unlink(r);
-    free(r);
+    relay_done(r, transport_error ? 503 : 408, NULL);
 }
 
 static const sw_tx_client_cbs_t relay_cbs = {.on_response = relay_on_response, .on_timeout = relay_on_timeout};
+
+/* Copies the option tags of every `name` header of `from` to `to`, "timer"
+ * apart (one header; none when nothing is left). */
+static void copy_option_tags(sw_msg_t *to, const sw_msg_t *from, const char *name)
+{
+    char out[512];
+    size_t n = 0;
+    for (size_t k = 0; k < sw_msg_header_count(from, name); k++) {
+        const char *v = sw_msg_header(from, name, k);
+        while (v && *v) {
+            size_t len = strcspn(v, ",");
+            const char *tok = v;
+            size_t tlen = len;
+            while (tlen && (*tok == ' ' || *tok == '\t'))
+                tok++, tlen--;
+            while (tlen && (tok[tlen - 1] == ' ' || tok[tlen - 1] == '\t'))
+                tlen--;
+            bool timer = tlen == 5 && strncasecmp(tok, "timer", 5) == 0;
+            if (tlen && !timer && n + tlen + 2 < sizeof out) {
+                if (n) {
+                    out[n++] = ',';
+                    out[n++] = ' ';
+                }
+                memcpy(out + n, tok, tlen);
+                n += tlen;
+            }
+            v += len;
+            if (*v == ',')
+                v++;
+        }
+    }
+    out[n] = '\0';
+    if (n)
+        sw_msg_header_add(to, name, out);
+}
 
 /* Relays a request from one leg to the other with that leg's CSeq. */
 static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
@@ -1383,13 +1474,16 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
         sw_tx_server_respond(tx, &rep);
         return;
     }
-    static const char *const copied[] = {"Content-Type", "Event", "Subscription-State", "Refer-To",
-                                         "Referred-By", "Session-Expires", "Min-SE", "Supported", "Require",
-                                         "RAck", "Info-Package"};
+    /* Session-Expires and Min-SE are not copied: a B2BUA negotiates the
+     * session timer per leg (RFC 4028; module session_timer), and "timer"
+     * leaves Supported/Require for the same reason */
+    static const char *const copied[] = {"Event", "Subscription-State", "Refer-To", "Referred-By",
+                                         "Info-Package"};
     for (size_t i = 0; i < sizeof copied / sizeof copied[0]; i++)
         for (size_t k = 0; k < sw_msg_header_count(req, copied[i]); k++)
-            if (strcmp(copied[i], "Content-Type") != 0 && strcmp(copied[i], "RAck") != 0)
-                sw_msg_header_add(m, copied[i], sw_msg_header(req, copied[i], k));
+            sw_msg_header_add(m, copied[i], sw_msg_header(req, copied[i], k));
+    copy_option_tags(m, req, "Supported");
+    copy_option_tags(m, req, "Require");
     if (strcmp(method, "PRACK") == 0) {
         /* RFC 3262 7.2: the RAck names the reliable provisional of *this*
          * leg: the caller's RSeq maps back to the gateway's */
@@ -1425,7 +1519,10 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
     if (blen) {
         const char *ct = sw_msg_header(req, "Content-Type", 0);
         sw_msg_set_body(m, ct ? ct : "application/octet-stream", body, blen);
+        if (is_sdp(req))
+            remember_sdp(c, far, body, blen);
     }
+    sw_call_hooks_request_out(c, current_attempt(c), m, far == &c->a);
     sw_relay_t *r = calloc(1, sizeof *r);
     if (!r)
         abort();
@@ -1444,6 +1541,69 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
     sw_tx_server_set_user(tx, NULL, r);
     r->next = c->relays;
     c->relays = r;
+}
+
+/* The in-dialog request a module's on_dialog_request is looking at, and
+ * its server transaction: api->msg_reply answers through it. */
+static struct {
+    sw_call_t *call;
+    sw_msg_t *req;
+    sw_tx_t *tx;
+    bool from_a;
+} dialog_ctx;
+
+int sw_calls_dialog_reply(sw_msg_t *req, int code, const char *reason, const char *extra_headers,
+                          const char *content_type, const char *body, size_t len)
+{
+    if (!req || req != dialog_ctx.req)
+        return -2;
+    if (code < 200 || code > 699 || req->replied || (len && (!content_type || !body)))
+        return -1;
+    sw_call_t *c = dialog_ctx.call;
+    sw_dialog_side_t *near = dialog_ctx.from_a ? &c->a : &c->b;
+    const char *method = sw_msg_method(req);
+    bool refresh = code < 300 && (strcmp(method, "INVITE") == 0 || strcmp(method, "UPDATE") == 0);
+    char *contact = NULL, *extra = NULL;
+    if (refresh) {
+        /* a target refresh answered here: the peer's new Contact is its
+         * target from now on, ours stays the switch (RFC 3261 12.2) */
+        char *target = header_uri(sw_msg_header(req, "Contact", 0));
+        if (target) {
+            free(near->remote_target);
+            near->remote_target = target;
+        }
+        contact = our_contact(near->dest.transport);
+        extra = xprintf("Contact: %s\r\n%s", contact, extra_headers ? extra_headers : "");
+    }
+    sw_tx_reply_t rep = {.code = code, .reason = reason, .to_tag = near->local_tag,
+                         .extra_headers = extra ? extra : extra_headers, .content_type = len ? content_type : NULL,
+                         .body = len ? body : NULL, .body_len = len};
+    int rc = sw_tx_server_respond(dialog_ctx.tx, &rep);
+    if (rc == 0)
+        req->replied = true;
+    free(contact);
+    free(extra);
+    return rc == 0 ? 0 : -1;
+}
+
+/* Offers an in-dialog request to the modules (on_dialog_request): true when
+ * one answered it (it is not relayed). */
+static bool dialog_hooks(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
+{
+    dialog_ctx.call = c;
+    dialog_ctx.req = req;
+    dialog_ctx.tx = tx;
+    dialog_ctx.from_a = from_a;
+    sw_hook_result_t r = sw_call_hooks_dialog_request(c, from_a, req);
+    memset(&dialog_ctx, 0, sizeof dialog_ctx);
+    if (r == SW_HOOK_CONTINUE)
+        return false;
+    if (!req->replied) {
+        /* HANDLED without an answer (or DROP): a module bug, not a hang */
+        sw_tx_reply_t rep = {.code = 500, .reason = "Server Internal Error (module)"};
+        sw_tx_server_respond(tx, &rep);
+    }
+    return true;
 }
 
 bool sw_calls_in_dialog(sw_msg_t *req, sw_tx_t *tx)
@@ -1504,9 +1664,115 @@ bool sw_calls_in_dialog(sw_msg_t *req, sw_tx_t *tx)
             sw_tx_server_respond(tx, &answer);
         return true;
     }
-    if (tx)
-        relay_request(c, req, tx, from_a);
+    if (!tx)
+        return true;
+    if (strcmp(method, "PRACK") != 0 && dialog_hooks(c, req, tx, from_a))
+        return true;
+    relay_request(c, req, tx, from_a);
     return true;
+}
+
+/* ---- what modules may do to a call (module.h, ABI 1.1) ------------------------------------ */
+
+/* A URI we may write between <>: a scheme, no spaces, quotes, angle
+ * brackets or control characters. */
+static bool plain_uri(const char *u)
+{
+    if (!u || !strchr(u, ':'))
+        return false;
+    for (const unsigned char *p = (const unsigned char *)u; *p; p++)
+        if (*p <= ' ' || *p == '"' || *p == '<' || *p == '>' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+void sw_call_leg_set_from(sw_attempt_t *at, const char *display, const char *uri)
+{
+    if (!at || at->invite_sent || at->outcome != SW_ATTEMPT_PENDING)
+        return;
+    if ((uri && !plain_uri(uri)) || (display && strpbrk(display, "\"\\\r\n"))) {
+        sw_logf(SW_LOG_WARN, NULL, at->call->a.call_id, "leg_set_from: refused (display or URI not writable)");
+        return;
+    }
+    free(at->from_display);
+    free(at->from_uri);
+    at->from_set = true;
+    at->from_display = display ? xstrdup(display) : NULL;
+    at->from_uri = uri ? xstrdup(uri) : NULL;
+}
+
+const char *sw_call_sdp(const sw_call_t *c, sw_party_t to)
+{
+    if (!c)
+        return NULL;
+    return to == SW_PARTY_CALLER ? c->b_sdp : to == SW_PARTY_CALLEE ? c->a_sdp : NULL;
+}
+
+int sw_call_send_request(sw_call_t *c, sw_party_t to, const char *method, const char *extra_headers, bool with_sdp,
+                         sw_request_cb cb, sw_module_t *mod, void *arg)
+{
+    if (!c || c->state != SW_CALL_ANSWERED || !method || (to != SW_PARTY_CALLER && to != SW_PARTY_CALLEE))
+        return -1;
+    /* the core owns the requests that change the dialog's life */
+    if (!strcmp(method, "ACK") || !strcmp(method, "CANCEL") || !strcmp(method, "BYE") || !strcmp(method, "PRACK"))
+        return -1;
+    sw_dialog_side_t *side = to == SW_PARTY_CALLER ? &c->a : &c->b;
+    if (!side->call_id || !side->remote_target)
+        return -1;
+    char branch[64];
+    sw_msg_t *m = build_in_dialog(c, side, method, ++side->local_cseq, branch, sizeof branch);
+    if (!m) {
+        side->local_cseq--;
+        return -1;
+    }
+    bool is_invite = strcmp(method, "INVITE") == 0;
+    bool target_refresh = is_invite || strcmp(method, "UPDATE") == 0;
+    if (target_refresh) {
+        char *contact = our_contact(side->dest.transport);
+        sw_msg_header_add(m, "Contact", contact);
+        free(contact);
+    }
+    add_header_lines(m, extra_headers);
+    const char *sdp = with_sdp ? sw_call_sdp(c, to) : NULL;
+    if (sdp)
+        sw_msg_set_body(m, "application/sdp", sdp, strlen(sdp));
+    sw_call_hooks_request_out(c, current_attempt(c), m, side == &c->a);
+    sw_relay_t *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    r->call = c;
+    r->to_a = side == &c->a;
+    r->is_invite = is_invite;
+    r->target_refresh = target_refresh;
+    r->cb = cb;
+    r->cb_module = mod;
+    r->cb_arg = arg;
+    r->client = send_request(m, method, branch, &side->dest, 0, &relay_cbs, r);
+    if (!r->client) {
+        free(r);
+        return -1;
+    }
+    r->next = c->relays;
+    c->relays = r;
+    return 0;
+}
+
+void sw_call_hangup(sw_call_t *c, int end_reason, int code)
+{
+    if (!c || c->state == SW_CALL_ENDED)
+        return;
+    const char *why = end_reason == SW_END_SESSION_TIMER_EXPIRED   ? "session timer expired"
+                      : end_reason == SW_END_MAX_DURATION_NO_TIMER ? "max duration reached (no session timer)"
+                                                                   : "hung up by a module";
+    if (c->state == SW_CALL_ANSWERED) {
+        send_bye(c, &c->a);
+        send_bye(c, &c->b);
+    } else {
+        if (c->b_invite)
+            sw_tx_client_cancel(c->b_invite); /* a 2xx crossing it is ACKed and BYEd (late_answer) */
+        respond_a(c, code >= 300 && code <= 699 ? code : 503, NULL, NULL);
+    }
+    end_call(c, end_reason, SW_PARTY_SWITCH, why);
 }
 
 void sw_calls_shutdown(void)

@@ -47,6 +47,9 @@ typedef struct sw_leg {
     bool sdp_seen;              /* early media (SDP in a provisional) */
     bool invite_sent;           /* an INVITE left (not a skip) */
     bool end_reported;          /* on_attempt_end ran for it */
+    bool from_set;              /* a module chose the From (leg_set_from) */
+    char *from_display;         /* its display name ("" or NULL: none) */
+    char *from_uri;             /* its URI, NULL: the core's sip:caller@host */
 } sw_attempt_t;
 
 /* One element of the chain the script returned, with its overrides. */
@@ -146,6 +149,18 @@ typedef struct sw_call_var {
 
 /* The call's times as wall-clock (Unix epoch) milliseconds, 0 = not yet. */
 void sw_call_wall_times(const sw_call_t *c, uint64_t *created, uint64_t *ringing, uint64_t *answered);
+
+/* The module API's call operations (module.h, ABI 1.1). */
+void sw_call_leg_set_from(sw_attempt_t *at, const char *display, const char *uri);
+int sw_call_send_request(sw_call_t *c, sw_party_t to, const char *method, const char *extra_headers, bool with_sdp,
+                         sw_request_cb cb, sw_module_t *mod, void *arg);
+void sw_call_hangup(sw_call_t *c, int end_reason, int code);
+const char *sw_call_sdp(const sw_call_t *c, sw_party_t to);
+/* Answers the in-dialog request a module's on_dialog_request is looking at:
+ * 0 sent, -1 refused (bad code, already answered), -2 `req` is not that
+ * request (the caller tries the front door). */
+int sw_calls_dialog_reply(sw_msg_t *req, int code, const char *reason, const char *extra_headers,
+                          const char *content_type, const char *body, size_t len);
 
 /* Ends a call that has not been routed yet with `code` (on_call_new). */
 void sw_call_reject(sw_call_t *c, int code, const char *reason, int end_reason);

@@ -3,6 +3,7 @@
 
 #include "call/call_hooks.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,6 +82,72 @@ void sw_call_hooks_leg_response(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp)
     {
         m->hooks.on_leg_response(m, c, at, resp);
     }
+}
+
+sw_hook_result_t sw_call_hooks_route(sw_call_t *c)
+{
+    FOR_EACH_HOOK(SW_HOOK_ON_ROUTE, m)
+    {
+        if (m->hooks.on_route(m, c) == SW_HOOK_HANDLED || c->reject_code)
+            return SW_HOOK_HANDLED;
+    }
+    return SW_HOOK_CONTINUE;
+}
+
+void sw_call_hooks_request_out(sw_call_t *c, sw_attempt_t *at, sw_msg_t *req, bool to_caller)
+{
+    if (to_caller) {
+        FOR_EACH_HOOK(SW_HOOK_ON_CALLER_REQUEST, m)
+        {
+            m->hooks.on_caller_request(m, c, req);
+        }
+        return;
+    }
+    FOR_EACH_HOOK(SW_HOOK_ON_LEG_REQUEST, m)
+    {
+        m->hooks.on_leg_request(m, c, at, req);
+    }
+}
+
+char *sw_call_hooks_caller_response(sw_call_t *c, int code, const char *reason)
+{
+    if (!mods || !mods->n_by_hook[SW_HOOK_ON_CALLER_RESPONSE])
+        return NULL; /* the common case costs nothing */
+    sw_msg_t *resp = sw_msg_new_response(code, reason);
+    if (!resp)
+        resp = sw_msg_new_response(code, NULL);
+    if (!resp)
+        return NULL;
+    FOR_EACH_HOOK(SW_HOOK_ON_CALLER_RESPONSE, m)
+    {
+        m->hooks.on_caller_response(m, c, resp);
+    }
+    /* the headers the modules added, as "Name: value" lines for the reply */
+    size_t len = 0;
+    for (size_t i = 0; i < resp->hdr_count; i++)
+        len += resp->hdrs[i].name_len + 2 + strlen(resp->hdrs[i].value) + 2;
+    char *text = NULL;
+    if (len) {
+        text = malloc(len + 1);
+        if (!text)
+            abort();
+        char *p = text;
+        for (size_t i = 0; i < resp->hdr_count; i++)
+            p += sprintf(p, "%s: %s\r\n", resp->hdrs[i].name, resp->hdrs[i].value);
+    }
+    sw_msg_free(resp);
+    return text;
+}
+
+sw_hook_result_t sw_call_hooks_dialog_request(sw_call_t *c, bool from_caller, sw_msg_t *req)
+{
+    FOR_EACH_HOOK(SW_HOOK_ON_DIALOG_REQUEST, m)
+    {
+        sw_hook_result_t r = m->hooks.on_dialog_request(m, c, from_caller ? SW_DIR_A_TO_B : SW_DIR_B_TO_A, req);
+        if (r != SW_HOOK_CONTINUE)
+            return r;
+    }
+    return SW_HOOK_CONTINUE;
 }
 
 void sw_call_hooks_answer(sw_call_t *c)
@@ -223,6 +290,35 @@ void sw_call_api_reject(sw_call_t *c, int code, const char *reason, int end_reas
 {
     if (c)
         sw_call_reject(c, code, reason, end_reason);
+}
+
+void sw_call_api_leg_set_from(sw_leg_t *leg, const char *display, const char *uri)
+{
+    sw_call_leg_set_from(leg, display, uri);
+}
+
+sw_leg_t *sw_call_api_leg(const sw_call_t *c)
+{
+    if (!c || !c->n_attempts)
+        return NULL;
+    sw_attempt_t *at = &c->attempts[c->n_attempts - 1];
+    return at->outcome == SW_ATTEMPT_PENDING || at->outcome == SW_ATTEMPT_ANSWERED ? at : NULL;
+}
+
+int sw_call_api_send_request(sw_module_t *self, sw_call_t *c, sw_party_t to, const char *method,
+                             const char *extra_headers, int with_sdp, sw_request_cb cb, void *arg)
+{
+    return sw_call_send_request(c, to, method, extra_headers, with_sdp != 0, cb, self, arg);
+}
+
+void sw_call_api_hangup(sw_call_t *c, int end_reason, int code)
+{
+    sw_call_hangup(c, end_reason, code);
+}
+
+const char *sw_call_api_sdp(const sw_call_t *c, sw_party_t to)
+{
+    return sw_call_sdp(c, to);
 }
 
 sw_hook_result_t sw_call_hooks_call_new(sw_call_t *c, sw_msg_t *invite)

@@ -28,6 +28,19 @@ bool sw_call_hooks_attempt_end(sw_call_t *c, sw_attempt_t *at, sw_switch_verdict
 /* on_leg_response for a response on the pending attempt's INVITE. */
 void sw_call_hooks_leg_response(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp);
 
+/* on_route, once the script chose the chain: HANDLED when a module
+ * refused the call (call_reject). */
+sw_hook_result_t sw_call_hooks_route(sw_call_t *c);
+/* on_leg_request (toward the gateway: `at` is the attempt) or
+ * on_caller_request (to_caller) for a request the core is about to send. */
+void sw_call_hooks_request_out(sw_call_t *c, sw_attempt_t *at, sw_msg_t *req, bool to_caller);
+/* on_caller_response: the header lines the modules added to the response
+ * about to be sent to the caller's INVITE ("Name: value\r\n"...,
+ * malloc'd), or NULL. */
+char *sw_call_hooks_caller_response(sw_call_t *c, int code, const char *reason);
+/* on_dialog_request: HANDLED when a module answered the request. */
+sw_hook_result_t sw_call_hooks_dialog_request(sw_call_t *c, bool from_caller, sw_msg_t *req);
+
 void sw_call_hooks_answer(sw_call_t *c);
 void sw_call_hooks_call_end(sw_call_t *c, const sw_call_end_t *end);
 
@@ -50,6 +63,12 @@ const char *sw_call_api_source_ip(const sw_call_t *c);
 int sw_call_api_times(const sw_call_t *c, sw_call_times_t *out);
 int sw_call_api_var(const sw_call_t *c, size_t i, const char **name, const char **value);
 void sw_call_api_reject(sw_call_t *c, int code, const char *reason, int end_reason);
+void sw_call_api_leg_set_from(sw_leg_t *leg, const char *display, const char *uri);
+sw_leg_t *sw_call_api_leg(const sw_call_t *c);
+int sw_call_api_send_request(sw_module_t *self, sw_call_t *c, sw_party_t to, const char *method,
+                             const char *extra_headers, int with_sdp, sw_request_cb cb, void *arg);
+void sw_call_api_hangup(sw_call_t *c, int end_reason, int code);
+const char *sw_call_api_sdp(const sw_call_t *c, sw_party_t to);
 /* on_call_new: HANDLED when a module refused the call (sw_call_reject ran). */
 sw_hook_result_t sw_call_hooks_call_new(sw_call_t *c, sw_msg_t *invite);
 

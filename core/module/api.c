@@ -174,6 +174,23 @@ static const char *api_msg_source(const sw_msg_t *m) { return m->origin.src_text
 static sw_transport_t api_msg_transport(const sw_msg_t *m) { return m->origin.transport; }
 static uint64_t api_msg_socket_id(const sw_msg_t *m) { return m->origin.socket_id; }
 
+/* A module answers a request from on_request (the front door holds its
+ * transaction) or from on_dialog_request (the call engine does). */
+static int api_msg_reply(sw_msg_t *req, int code, const char *reason, const char *extra_headers)
+{
+    int r = sw_calls_dialog_reply(req, code, reason, extra_headers, NULL, NULL, 0);
+    return r == -2 ? sw_frontdoor_reply(req, code, reason, extra_headers) : r;
+}
+
+static int api_msg_reply_body(sw_msg_t *req, int code, const char *reason, const char *extra_headers,
+                              const char *content_type, const char *body, size_t len)
+{
+    int r = sw_calls_dialog_reply(req, code, reason, extra_headers, content_type, body, len);
+    if (r != -2)
+        return r;
+    return len ? -1 : sw_frontdoor_reply(req, code, reason, extra_headers); /* no body out of dialog yet */
+}
+
 /* ---- other modules' APIs -------------------------------------------------- */
 
 static int api_export_api(sw_module_t *self, const char *name, const void *table)
@@ -250,7 +267,7 @@ static const sw_api_t api_table = {
     .msg_source = api_msg_source,
     .msg_transport = api_msg_transport,
     .msg_socket_id = api_msg_socket_id,
-    .msg_reply = sw_frontdoor_reply,
+    .msg_reply = api_msg_reply,
     .export_api = api_export_api,
     .import_api = api_import_api,
     .lua_arg_count = sw_lua_arg_count,
@@ -286,6 +303,12 @@ static const sw_api_t api_table = {
     .call_var = sw_call_api_var,
     .call_reject = sw_call_api_reject,
     .config_file = sw_config_file,
+    .leg_set_from = sw_call_api_leg_set_from,
+    .call_leg = sw_call_api_leg,
+    .call_send_request = sw_call_api_send_request,
+    .call_hangup = sw_call_api_hangup,
+    .call_sdp = sw_call_api_sdp,
+    .msg_reply_body = api_msg_reply_body,
 };
 
 const sw_api_t *sw_api_table(void)

@@ -216,7 +216,9 @@ static void build_hook_lists(sw_modules_t *ms)
             (const void *)(uintptr_t)hk->on_leg_request, (const void *)(uintptr_t)hk->on_leg_response,
             (const void *)(uintptr_t)hk->on_sdp, (const void *)(uintptr_t)hk->on_answer,
             (const void *)(uintptr_t)hk->on_call_end, (const void *)(uintptr_t)hk->on_rtp,
-            (const void *)(uintptr_t)hk->on_attempt_start, (const void *)(uintptr_t)hk->on_attempt_end};
+            (const void *)(uintptr_t)hk->on_attempt_start, (const void *)(uintptr_t)hk->on_attempt_end,
+            (const void *)(uintptr_t)hk->on_caller_response, (const void *)(uintptr_t)hk->on_dialog_request,
+            (const void *)(uintptr_t)hk->on_caller_request};
         for (int h = 0; h < SW_HOOK_COUNT; h++)
             if (fns[h])
                 ms->by_hook[h][ms->n_by_hook[h]++] = ms->mods[i];

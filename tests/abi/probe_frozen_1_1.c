@@ -51,6 +51,13 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     const char *name = "x";
     EXPECT(api->call_var(NULL, 0, &name, NULL) == -1 && name[0] == 'x', "call_var");
     api->call_reject(NULL, 503, "probe", SW_END_OVERLOAD);
+    api->leg_set_from(NULL, "Anonymous", "sip:anonymous@anonymous.invalid");
+    EXPECT(api->call_leg(NULL) == NULL, "call_leg");
+    EXPECT(api->call_send_request(self, NULL, SW_PARTY_CALLER, "UPDATE", NULL, 0, NULL, NULL) == -1,
+           "call_send_request");
+    api->call_hangup(NULL, SW_END_SESSION_TIMER_EXPIRED, 0);
+    EXPECT(api->call_sdp(NULL, SW_PARTY_CALLEE) == NULL, "call_sdp");
+    EXPECT(api->msg_reply_body != NULL, "msg_reply_body");
     api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
     return 0;
 }
@@ -68,10 +75,30 @@ static sw_hook_result_t on_attempt_end(sw_module_t *self, sw_call_t *call, sw_le
     return SW_HOOK_CONTINUE;
 }
 
+static void on_caller_response(sw_module_t *self, sw_call_t *call, sw_msg_t *resp)
+{
+    (void)self, (void)call, (void)resp;
+}
+
+static sw_hook_result_t on_dialog_request(sw_module_t *self, sw_call_t *call, sw_direction_t dir, sw_msg_t *req)
+{
+    (void)self, (void)call, (void)dir, (void)req;
+    return SW_HOOK_CONTINUE;
+}
+
+static sw_hook_result_t on_caller_request(sw_module_t *self, sw_call_t *call, sw_msg_t *req)
+{
+    (void)self, (void)call, (void)req;
+    return SW_HOOK_CONTINUE;
+}
+
 static const sw_hooks_t frozen_hooks = {
     .size = sizeof(sw_hooks_t),
     .on_attempt_start = on_attempt_start,
     .on_attempt_end = on_attempt_end,
+    .on_caller_response = on_caller_response,
+    .on_dialog_request = on_dialog_request,
+    .on_caller_request = on_caller_request,
 };
 
 static const sw_module_desc_t frozen_desc = {

@@ -181,6 +181,9 @@ static void check_1_1_hooks(const sw_modules_t *ms)
 {
     assert_int_equal(ms->n_by_hook[SW_HOOK_ON_ATTEMPT_START], 1);
     assert_int_equal(ms->n_by_hook[SW_HOOK_ON_ATTEMPT_END], 1);
+    assert_int_equal(ms->n_by_hook[SW_HOOK_ON_CALLER_RESPONSE], 1);
+    assert_int_equal(ms->n_by_hook[SW_HOOK_ON_DIALOG_REQUEST], 1);
+    assert_int_equal(ms->n_by_hook[SW_HOOK_ON_CALLER_REQUEST], 1);
     assert_int_equal(ms->n_by_hook[SW_HOOK_ON_RTP], 0);
     assert_int_equal(ms->n_by_hook[SW_HOOK_ON_REQUEST], 0);
 }

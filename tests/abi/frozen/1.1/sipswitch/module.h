@@ -314,9 +314,12 @@ typedef struct sw_hooks {
     /* A new INVITE became a call (A-leg exists). SW_HOOK_HANDLED means the
      * module rejected the call through the API. */
     sw_hook_result_t (*on_call_new)(sw_module_t *self, sw_call_t *call, sw_msg_t *invite);
-    /* The script chose the chain; before the first attempt. */
+    /* The script chose the chain; before the first attempt (called since
+     * 1.1). SW_HOOK_HANDLED means the module rejected the call (call_reject). */
     sw_hook_result_t (*on_route)(sw_module_t *self, sw_call_t *call);
-    /* An outbound request is about to be sent on a B-leg (headers may be edited). */
+    /* An outbound request is about to be sent on a B-leg (headers may be
+     * edited): the INVITE of each attempt (called since 1.1), requests
+     * relayed from the caller and those a module sends; not ACK or CANCEL. */
     sw_hook_result_t (*on_leg_request)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg, sw_msg_t *req);
     /* A response arrived on a B-leg, before the core acts on it. */
     sw_hook_result_t (*on_leg_response)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg, sw_msg_t *resp);
@@ -345,6 +348,23 @@ typedef struct sw_hooks {
      * module and finally to the core's built-in VOS3000 defaults. */
     sw_hook_result_t (*on_attempt_end)(sw_module_t *self, sw_call_t *call, sw_leg_t *leg,
                                        const sw_attempt_info_t *info, sw_switch_verdict_t *verdict);
+    /* A response the core is about to send to the caller's INVITE: 18x, 2xx
+     * or a final failure (a call_reject included). `resp` holds only the
+     * headers modules add (the core writes the dialog headers, Contact, RSeq
+     * and the body): add some with api->msg_header_add, e.g. Session-Expires
+     * on the 2xx or Min-SE on a 422. Read the code with api->msg_status. */
+    void (*on_caller_response)(sw_module_t *self, sw_call_t *call, sw_msg_t *resp);
+    /* A request inside the call's dialog arrived from one side (dir
+     * SW_DIR_A_TO_B: from the caller), before the core relays it to the
+     * other side; BYE, ACK, CANCEL and PRACK are not offered. Answer it with
+     * api->msg_reply or api->msg_reply_body and return SW_HOOK_HANDLED: it
+     * is not relayed (e.g. a session refresh answered per leg). */
+    sw_hook_result_t (*on_dialog_request)(sw_module_t *self, sw_call_t *call, sw_direction_t dir,
+                                          sw_msg_t *req);
+    /* A request is about to be sent to the caller (relayed from the gateway,
+     * or sent by a module with call_send_request), as on_leg_request is for
+     * the gateway side: headers may be edited. Not for ACK and CANCEL. */
+    sw_hook_result_t (*on_caller_request)(sw_module_t *self, sw_call_t *call, sw_msg_t *req);
 } sw_hooks_t;
 
 struct sw_api;
@@ -378,6 +398,13 @@ typedef struct sw_module_desc {
 /* ------------------------------------------------------------------------- */
 
 typedef void (*sw_timer_cb)(sw_module_t *self, void *arg);
+
+/* The outcome of a request a module sent with call_send_request (1.1):
+ * `code` is the final status, 408 when nothing answered in time, 503 when
+ * it could not be sent; `resp` is the response (NULL for 408/503 made up by
+ * the core), valid during the callback only. Not called once the call ended
+ * (free `arg` in on_call_end). */
+typedef void (*sw_request_cb)(sw_module_t *self, sw_call_t *call, int code, sw_msg_t *resp, void *arg);
 
 typedef struct sw_api {
     uint32_t size;              /* sizeof the core's table: test before using newer entries */
@@ -513,6 +540,37 @@ typedef struct sw_api {
     /* The cfg file a view was read from (resolve a relative path parameter
      * against its directory, as the core does for `script`). */
     const char *(*config_file)(const sw_config_t *cfg);
+    /* In on_attempt_start: the From of this attempt's INVITE (and of every
+     * request the switch sends in its dialog), e.g. "Anonymous" and
+     * "sip:anonymous@anonymous.invalid" (RFC 3323). display NULL or "": no
+     * display name; uri NULL keeps the core's. The core adds the tag. */
+    void (*leg_set_from)(sw_leg_t *leg, const char *display, const char *uri);
+    /* The pending or answered attempt (the current B-leg), or NULL. */
+    sw_leg_t *(*call_leg)(const sw_call_t *c);
+    /* Sends a request inside an answered call's dialog on one side
+     * (SW_PARTY_CALLER or SW_PARTY_CALLEE), e.g. a session refresh: the
+     * core fills in the dialog headers, CSeq, route set and Contact, adds
+     * extra_headers ("Name: value\r\n" lines, or NULL), and with_sdp adds
+     * the session description the switch last gave that side (a re-INVITE
+     * that changes nothing). The 2xx of an INVITE is ACKed by the core. The
+     * on_leg_request / on_caller_request hooks see it. -1 when the call is
+     * not answered, the side is unknown or nothing could be sent (cb not
+     * called); 0 when sent: cb reports the result. */
+    int (*call_send_request)(sw_module_t *self, sw_call_t *c, sw_party_t to, const char *method,
+                             const char *extra_headers, int with_sdp, sw_request_cb cb, void *arg);
+    /* Ends the call now with `end_reason` (SW_END_*), hung up by the switch:
+     * an answered call gets BYE on both legs; one still being set up
+     * answers the caller `code` (e.g. 503) and cancels the pending attempt.
+     * on_call_end follows at once: the handle is invalid after this call.
+     * Call it from a timer or a sw_request_cb, not from inside another hook
+     * of the same call (the core is still working on it there). */
+    void (*call_hangup)(sw_call_t *c, int end_reason, int code);
+    /* The session description (SDP) the switch last sent to one side, or
+     * NULL: what a refresh that changes nothing must offer again. */
+    const char *(*call_sdp)(const sw_call_t *c, sw_party_t to);
+    /* msg_reply with a body (content_type required when len > 0). */
+    int (*msg_reply_body)(sw_msg_t *req, int code, const char *reason, const char *extra_headers,
+                          const char *content_type, const char *body, size_t len);
 } sw_api_t;
 
 #ifdef __cplusplus
