@@ -76,6 +76,11 @@ const sw_gateways_t *sw_calls_gateways(void)
     return env.gateways;
 }
 
+const sw_call_settings_t *sw_calls_settings(void)
+{
+    return &env.settings;
+}
+
 /* ---- small helpers ---------------------------------------------------------- */
 
 static char *xstrdup(const char *s)
@@ -537,6 +542,7 @@ static void call_free(sw_call_t *c)
     }
     free(c->display);
     free(c->source);
+    free(c->account);
     free(c->a_sdp);
     free(c->b_sdp);
     free(c->passthrough);
@@ -1214,7 +1220,7 @@ static char *collect_passthrough(const sw_msg_t *m)
 void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
 {
     const char *mapping = sw_sources_match(env.sources, (const struct sockaddr *)&inv->origin.src);
-    if (!mapping && !env.settings.allow_unknown_sources) {
+    if (!mapping && !inv->account && !env.settings.allow_unknown_sources) {
         sw_logf(SW_LOG_NOTICE, NULL, sw_msg_call_id(inv), "INVITE from %s: no [mapping] covers it: 403",
                 inv->origin.src_text);
         sw_tx_reply_t r = {.code = 403, .reason = "Forbidden (unknown source)"};
@@ -1256,6 +1262,7 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
     c->callee = uri_user(sw_msg_ruri(inv));
     c->display = header_display(from);
     c->source = xstrdup(mapping);
+    c->account = xstrdup(inv->account);
     snprintf(c->source_ip, sizeof c->source_ip, "%s", inv->origin.src_ip);
     size_t blen = 0;
     const char *body = sw_msg_body(inv, &blen);

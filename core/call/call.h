@@ -81,6 +81,7 @@ struct sw_call {
     size_t n_vars;
     uint64_t ringing_ms;        /* first 18x relayed to the caller (loop clock), 0 = none */
     char *source;               /* mapping name, or NULL */
+    char *account;              /* the account a module authenticated the INVITE as (msg_set_account), or NULL */
     char source_ip[48];
     char *a_sdp;                /* the caller's offer (relayed unchanged for now) */
     char *b_sdp;                /* the last SDP from the B side */
@@ -136,6 +137,8 @@ bool sw_calls_cancel(sw_tx_t *invite_tx);
 size_t sw_calls_count(void);
 /* Visits every live call (signaling thread only; fn must not end calls). */
 void sw_calls_foreach(void (*fn)(const sw_call_t *c, void *ud), void *ud);
+/* The engine's settings (our address and ports toward peers). */
+const sw_call_settings_t *sw_calls_settings(void);
 /* The gateway table calls are routed with (signaling thread only). */
 const sw_gateways_t *sw_calls_gateways(void);
 /* Ends every call (BYE both legs) at shutdown. */

@@ -172,7 +172,11 @@ uint64_t sw_call_api_uid(const sw_call_t *c) { return c ? c->id : 0; }
 const char *sw_call_api_sip_id(const sw_call_t *c) { return c ? c->a.call_id : NULL; }
 const char *sw_call_api_caller(const sw_call_t *c) { return c ? c->caller : NULL; }
 const char *sw_call_api_callee(const sw_call_t *c) { return c ? c->callee : NULL; }
-const char *sw_call_api_source(const sw_call_t *c) { return c ? (c->source ? c->source : c->source_ip) : NULL; }
+const char *sw_call_api_source(const sw_call_t *c)
+{
+    return c ? (c->source ? c->source : c->account ? c->account : c->source_ip) : NULL;
+}
+const char *sw_call_api_account(const sw_call_t *c) { return c ? c->account : NULL; }
 int sw_call_api_is_answered(const sw_call_t *c) { return c && c->answered_ms != 0; }
 size_t sw_call_api_attempt_count(const sw_call_t *c) { return c ? c->n_attempts : 0; }
 const char *sw_call_api_leg_gateway(const sw_leg_t *leg) { return leg ? leg->gateway : NULL; }

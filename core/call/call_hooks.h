@@ -50,6 +50,7 @@ const char *sw_call_api_sip_id(const sw_call_t *c);
 const char *sw_call_api_caller(const sw_call_t *c);
 const char *sw_call_api_callee(const sw_call_t *c);
 const char *sw_call_api_source(const sw_call_t *c);
+const char *sw_call_api_account(const sw_call_t *c);
 int sw_call_api_is_answered(const sw_call_t *c);
 size_t sw_call_api_attempt_count(const sw_call_t *c);
 int sw_call_api_attempt(const sw_call_t *c, size_t i, sw_attempt_info_t *out);

@@ -166,7 +166,9 @@ static int call_index(lua_State *L)
     else if (strcmp(key, "display") == 0)
         push_opt_string(L, c->display);
     else if (strcmp(key, "source") == 0)
-        push_opt_string(L, c->source ? c->source : c->source_ip);
+        push_opt_string(L, c->source ? c->source : c->account ? c->account : c->source_ip);
+    else if (strcmp(key, "account") == 0)
+        push_opt_string(L, c->account);
     else if (strcmp(key, "source_ip") == 0)
         push_opt_string(L, c->source_ip);
     else if (strcmp(key, "mapping") == 0)

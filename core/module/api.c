@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "call/call_hooks.h"
+#include "call/uac.h"
 #include "cfg/config.h"
 #include "log.h"
 #include "loop_jobs.h"
@@ -191,6 +192,35 @@ static int api_msg_reply_body(sw_msg_t *req, int code, const char *reason, const
     return len ? -1 : sw_frontdoor_reply(req, code, reason, extra_headers); /* no body out of dialog yet */
 }
 
+/* An INVITE a module authenticated (a registered device, an upstream
+ * carrier we register to): the call engine accepts it as that account's. */
+static int api_msg_set_account(sw_msg_t *req, const char *account)
+{
+    if (!req || !account || !*account || !sw_msg_is_request(req) || strcmp(sw_msg_method(req), "INVITE") != 0)
+        return -1;
+    size_t n = strlen(account);
+    if (n > 128 || strspn(account, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.!~*'+%@:") != n)
+        return -1;
+    char *copy = strdup(account);
+    if (!copy)
+        abort();
+    free(req->account);
+    req->account = copy;
+    return 0;
+}
+
+/* on_register for every module but the one that reports the change. */
+static void api_binding_event(sw_module_t *self, const sw_binding_event_t *ev)
+{
+    if (!api_modules || !ev)
+        return;
+    for (size_t i = 0; i < api_modules->n_by_hook[SW_HOOK_ON_REGISTER]; i++) {
+        sw_module_t *m = api_modules->by_hook[SW_HOOK_ON_REGISTER][i];
+        if (m != self)
+            m->hooks.on_register(m, ev);
+    }
+}
+
 /* ---- other modules' APIs -------------------------------------------------- */
 
 static int api_export_api(sw_module_t *self, const char *name, const void *table)
@@ -309,6 +339,11 @@ static const sw_api_t api_table = {
     .call_hangup = sw_call_api_hangup,
     .call_sdp = sw_call_api_sdp,
     .msg_reply_body = api_msg_reply_body,
+    .msg_set_account = api_msg_set_account,
+    .call_account = sw_call_api_account,
+    .request_send = sw_uac_request_send,
+    .local_address = sw_uac_local_address,
+    .binding_event = api_binding_event,
 };
 
 const sw_api_t *sw_api_table(void)

@@ -979,6 +979,7 @@ void sw_msg_free(sw_msg_t *m)
     free(m->body);
     free(m->raw);
     free(m->text);
+    free(m->account);
     free(m);
 }
 

@@ -139,6 +139,7 @@ struct sw_msg {
     char *body;                     /* body given to sw_msg_set_body (owned, NUL added), or NULL */
     sw_msg_origin_t origin;
     bool replied;                   /* a final response was sent for this request */
+    char *account;                  /* who a module authenticated it as (api->msg_set_account), owned, or NULL */
     bool built;                     /* made by sw_msg_new_request/response (see above) */
     bool folded;                    /* parsed: some header line was folded */
     bool header_nul;                /* parsed: a NUL byte sits in some header value */

@@ -406,6 +406,11 @@ typedef void (*sw_timer_cb)(sw_module_t *self, void *arg);
  * (free `arg` in on_call_end). */
 typedef void (*sw_request_cb)(sw_module_t *self, sw_call_t *call, int code, sw_msg_t *resp, void *arg);
 
+/* The outcome of a request a module sent outside any call (request_send,
+ * 1.1): final status, 408 when nothing answered, 503 when it could not be
+ * sent (resp NULL for those two); resp is valid during the callback only. */
+typedef void (*sw_response_cb)(sw_module_t *self, int code, sw_msg_t *resp, void *arg);
+
 typedef struct sw_api {
     uint32_t size;              /* sizeof the core's table: test before using newer entries */
     uint16_t abi_major;
@@ -571,6 +576,32 @@ typedef struct sw_api {
     /* msg_reply with a body (content_type required when len > 0). */
     int (*msg_reply_body)(sw_msg_t *req, int code, const char *reason, const char *extra_headers,
                           const char *content_type, const char *body, size_t len);
+    /* In on_request, for an INVITE: the request was authenticated as coming
+     * from `account` (a registered device, or an upstream registration's
+     * carrier): the call engine accepts it though no [mapping] covers its
+     * source, and the call's source is that name (call_account). 0, or -1
+     * for anything but an INVITE or an account that is not a token. */
+    int (*msg_set_account)(sw_msg_t *req, const char *account);
+    /* The account a call came from (msg_set_account), or NULL. */
+    const char *(*call_account)(const sw_call_t *c);
+    /* Sends a request outside any dialog as a user agent (REGISTER to a
+     * carrier, an OPTIONS ping) with its own client transaction. `headers`:
+     * every header line but Via, Max-Forwards and Content-Length ("Name:
+     * value\r\n" lines: From, To, Call-ID, CSeq, Contact, ...); the core adds
+     * the Via with a new branch, Max-Forwards: 70 and the body. dest is a
+     * numeric "ip:port" ("[v6]:port"); socket_id 0 sends from the first
+     * listening socket of that transport. 0 when sent (cb reports the final
+     * response), -1 when not (cb not called). */
+    int (*request_send)(sw_module_t *self, const char *method, const char *ruri, const char *headers,
+                        const char *content_type, const char *body, size_t len, sw_transport_t transport,
+                        const char *dest, uint64_t socket_id, sw_response_cb cb, void *arg);
+    /* Our own "host:port" for a transport, as peers should reach us (Via,
+     * Contact): the advertised address when cfg sets one. 0, or -1 when
+     * the switch does not listen on that transport. */
+    int (*local_address)(sw_transport_t transport, char *buf, size_t len);
+    /* Tells the other modules (on_register) that a binding changed: the
+     * registrar calls it; nat_keepalive listens. */
+    void (*binding_event)(sw_module_t *self, const sw_binding_event_t *ev);
 } sw_api_t;
 
 #ifdef __cplusplus

@@ -58,6 +58,15 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     api->call_hangup(NULL, SW_END_SESSION_TIMER_EXPIRED, 0);
     EXPECT(api->call_sdp(NULL, SW_PARTY_CALLEE) == NULL, "call_sdp");
     EXPECT(api->msg_reply_body != NULL, "msg_reply_body");
+    EXPECT(api->msg_set_account(NULL, "acct") == -1, "msg_set_account");
+    EXPECT(api->call_account(NULL) == NULL, "call_account");
+    EXPECT(api->request_send(self, "INVITE", "sip:x@127.0.0.1", NULL, NULL, NULL, 0, SW_TRANSPORT_UDP,
+                             "127.0.0.1:9", 0, NULL, NULL) == -1,
+           "request_send");
+    char local[64];
+    EXPECT(api->local_address(SW_TRANSPORT_TLS, local, sizeof local) == -1, "local_address");
+    sw_binding_event_t ev = {.size = sizeof ev, .kind = SW_BINDING_ADDED, .aor = "sip:probe@invalid"};
+    api->binding_event(self, &ev);
     api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
     return 0;
 }

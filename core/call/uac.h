@@ -1,0 +1,24 @@
+/* Requests the switch sends as a user agent outside any call (module API
+ * request_send): REGISTER to an upstream carrier, OPTIONS pings. Each gets
+ * its own client transaction; the module hears the final answer once. */
+#ifndef SW_CALL_UAC_H
+#define SW_CALL_UAC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "sipswitch/module.h"
+
+/* module.h request_send: 0 when sent, -1 (cb never called) otherwise. */
+int sw_uac_request_send(sw_module_t *self, const char *method, const char *ruri, const char *headers,
+                        const char *content_type, const char *body, size_t len, sw_transport_t transport,
+                        const char *dest, uint64_t socket_id, sw_response_cb cb, void *arg);
+
+/* module.h local_address: "host:port" peers reach us at over `transport`. */
+int sw_uac_local_address(sw_transport_t transport, char *buf, size_t len);
+
+/* Parses a numeric "ip:port" or "[v6]:port" (what request_send takes). */
+int sw_uac_parse_dest(const char *text, struct sockaddr_storage *out, socklen_t *out_len);
+
+#endif
