@@ -547,6 +547,7 @@ static void call_free(sw_call_t *c)
     free(c->b_sdp);
     free(c->passthrough);
     for (size_t i = 0; i < c->chain_len; i++) {
+        free(c->chain[i].uri);
         free(c->chain[i].gateway);
         free(c->chain[i].callee);
         free(c->chain[i].caller);
@@ -826,8 +827,10 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     const char *callee = step->callee ? step->callee : c->callee;
     const char *caller = step->caller ? step->caller : c->caller;
     sw_attempt_t *at = add_attempt(c, step->gateway, callee, caller);
-    const sw_gateway_t *gw = sw_gateways_find(env.gateways, step->gateway);
-    if (!gw) {
+    /* a step is a [gateway] of cfg, or a URI with its address (a
+     * registered device: the route script got both from the registrar) */
+    const sw_gateway_t *gw = step->uri ? NULL : sw_gateways_find(env.gateways, step->gateway);
+    if (!gw && !step->uri) {
         sw_logf(SW_LOG_WARN, NULL, c->a.call_id, "route: no gateway '%s' in cfg: skipped", step->gateway);
         finish_attempt(at, SW_ATTEMPT_SKIPPED_UNKNOWN, 503, "unknown gateway");
         return false;
@@ -835,7 +838,7 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     at->invite_timeout_ms = step->invite_timeout_ms ? step->invite_timeout_ms : env.settings.invite_timeout_ms;
     at->timeout_from_script = step->invite_timeout_ms != 0;
     if (!sw_call_hooks_attempt_start(c, at)) {
-        sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu: gateway %s skipped: %s", c->n_attempts, gw->name,
+        sw_logf(SW_LOG_INFO, NULL, c->a.call_id, "attempt %zu: gateway %s skipped: %s", c->n_attempts, at->gateway,
                 at->reason ? at->reason : "refused by a module");
         return false;
     }
@@ -855,13 +858,21 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     char *from_uri = at->from_uri ? xstrdup(at->from_uri) : xprintf("sip:%s@%s", caller, env.settings.local_host);
     c->b.local_uri = display && *display ? xprintf("\"%s\" <%s>", display, from_uri) : xprintf("<%s>", from_uri);
     free(from_uri);
-    bool v6 = gw->addr.ss_family == AF_INET6;
-    c->b.remote_target = xprintf("sip:%s@%s%s%s:%u%s", callee, v6 ? "[" : "", gw->host, v6 ? "]" : "", gw->port,
-                                 gw->transport == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
+    if (gw) {
+        bool v6 = gw->addr.ss_family == AF_INET6;
+        c->b.remote_target = xprintf("sip:%s@%s%s%s:%u%s", callee, v6 ? "[" : "", gw->host, v6 ? "]" : "",
+                                     gw->port, gw->transport == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
+        c->b.dest.transport = gw->transport;
+        memcpy(&c->b.dest.addr, &gw->addr, gw->addr_len);
+        c->b.dest.addr_len = gw->addr_len;
+    } else {
+        c->b.remote_target = xstrdup(step->uri);
+        c->b.dest.transport = step->transport;
+        memcpy(&c->b.dest.addr, &step->dest, step->dest_len);
+        c->b.dest.addr_len = step->dest_len;
+    }
+    sw_transport_t transport = c->b.dest.transport;
     c->b.remote_uri = xprintf("<%s>", c->b.remote_target);
-    c->b.dest.transport = gw->transport;
-    memcpy(&c->b.dest.addr, &gw->addr, gw->addr_len);
-    c->b.dest.addr_len = gw->addr_len;
     c->b.dest.via_socket_id = env.settings.udp_socket_id;
 
     sw_msg_t *m = build_in_dialog(c, &c->b, "INVITE", c->b.local_cseq, branch, sizeof branch);
@@ -873,7 +884,7 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     char mf[16];
     snprintf(mf, sizeof mf, "%d", c->max_forwards);
     sw_msg_header_set(m, "Max-Forwards", mf);
-    char *contact = our_contact(gw->transport);
+    char *contact = our_contact(transport);
     sw_msg_header_add(m, "Contact", contact);
     free(contact);
     sw_msg_header_add(m, "Allow", sw_sip_allowed_methods);
@@ -888,8 +899,8 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     sw_call_hooks_request_out(c, at, m, false); /* e.g. privacy edits the identity headers */
     /* per-attempt and answer lines are debug: at info a call logs one line,
      * when it ends (a log write per line is a measurable part of a call) */
-    sw_logf(SW_LOG_DEBUG, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller, gw->name,
-            callee);
+    sw_logf(SW_LOG_DEBUG, NULL, c->a.call_id, "attempt %zu: %s -> gateway %s (%s)", c->n_attempts, caller,
+            at->gateway, c->b.remote_target);
     at->invite_sent = true;
     c->invites_sent++;
     c->b_invite = send_request(m, "INVITE", branch, &c->b.dest, at->invite_timeout_ms, &b_invite_cbs, c);

@@ -54,7 +54,11 @@ typedef struct sw_leg {
 
 /* One element of the chain the script returned, with its overrides. */
 typedef struct sw_route_step {
-    char *gateway;
+    char *gateway;              /* a [gateway] name; with `uri`: a label for logs and the CDR */
+    char *uri;                  /* NULL, or the Request-URI of a target outside cfg (a registered device) */
+    struct sockaddr_storage dest; /* with `uri`: where its INVITE goes */
+    socklen_t dest_len;
+    sw_transport_t transport;
     char *callee;               /* NULL: the call's callee */
     char *caller;               /* NULL: the call's caller */
     uint32_t invite_timeout_ms; /* 0: the gateway's / global setting */

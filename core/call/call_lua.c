@@ -5,11 +5,13 @@
 #include "config.h"
 
 #include "call/call_lua.h"
+#include "call/uac.h"
 
 #include <lauxlib.h>
 #include <lua.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "log.h"
 #include "lua/engine.h"
@@ -217,6 +219,7 @@ static void push_call(lua_State *L, call_ud_t **out)
 static void free_steps(sw_call_t *c, size_t from)
 {
     for (size_t i = from; i < c->chain_len; i++) {
+        free(c->chain[i].uri);
         free(c->chain[i].gateway);
         free(c->chain[i].callee);
         free(c->chain[i].caller);
@@ -262,6 +265,33 @@ static sw_route_step_t *append_step(lua_State *L, sw_call_t *c)
     return step;
 }
 
+/* A chain element naming its target itself: { uri = "sip:1001@10.0.0.5",
+ * dest = "udp:203.0.113.7:40112" } (what sw.registrar.lookup gives for a
+ * device behind NAT), `gateway` then being only a label (default "uri"). */
+static void read_uri_target(lua_State *L, int e, int i, sw_route_step_t *step)
+{
+    const char *u = step->uri;
+    if ((strncmp(u, "sip:", 4) != 0 && strncmp(u, "sips:", 5) != 0) || strpbrk(u, " \t\r\n<>\"") || strlen(u) > 512)
+        luaL_error(L, "chain element %d: 'uri' must be a sip: or sips: URI", i);
+    char *dest = opt_field(L, e, "dest", i, false);
+    if (!dest)
+        luaL_error(L, "chain element %d: 'uri' needs 'dest' (\"udp:ip:port\" or \"tcp:ip:port\")", i);
+    const char *addr = dest;
+    step->transport = SW_TRANSPORT_UDP;
+    if (strncasecmp(dest, "udp:", 4) == 0) {
+        addr = dest + 4;
+    } else if (strncasecmp(dest, "tcp:", 4) == 0) {
+        addr = dest + 4;
+        step->transport = SW_TRANSPORT_TCP;
+    }
+    int bad = sw_uac_parse_dest(addr, &step->dest, &step->dest_len);
+    free(dest);
+    if (bad)
+        luaL_error(L, "chain element %d: 'dest' must be [udp:|tcp:]ip:port with a numeric address", i);
+    if (!step->gateway)
+        step->gateway = xstrdup_lua("uri");
+}
+
 /* One chain element at stack index e (absolute): a gateway name, or a table
  * { gateway = "A", callee = "...", caller = "...", invite_timeout = s }. */
 static void read_step(lua_State *L, int e, lua_Integer i, sw_call_t *c)
@@ -274,8 +304,11 @@ static void read_step(lua_State *L, int e, lua_Integer i, sw_call_t *c)
         luaL_error(L, "chain element %d: a gateway name or a table, got %s", (int)i, luaL_typename(L, e));
     sw_route_step_t *step = append_step(L, c);
     step->gateway = opt_field(L, e, "gateway", (int)i, false);
-    if (!step->gateway)
-        luaL_error(L, "chain element %d: 'gateway' is missing", (int)i);
+    step->uri = opt_field(L, e, "uri", (int)i, false);
+    if (step->uri)
+        read_uri_target(L, e, (int)i, step);
+    else if (!step->gateway)
+        luaL_error(L, "chain element %d: 'gateway' (or 'uri' with 'dest') is missing", (int)i);
     step->callee = opt_field(L, e, "callee", (int)i, true);
     step->caller = opt_field(L, e, "caller", (int)i, true);
     lua_getfield(L, e, "invite_timeout");
@@ -304,12 +337,13 @@ static void read_chain(lua_State *L, int t, sw_call_t *c)
     }
     if (!lua_istable(L, t))
         luaL_error(L, "a chain must be a table of gateways, got %s", luaL_typename(L, t));
-    if (lua_getfield(L, t, "gateway") != LUA_TNIL) {
-        lua_pop(L, 1);
+    int top = lua_gettop(L);
+    bool one_step = lua_getfield(L, t, "gateway") != LUA_TNIL || lua_getfield(L, t, "uri") != LUA_TNIL;
+    lua_settop(L, top);
+    if (one_step) {
         read_step(L, t, 1, c);
         return;
     }
-    lua_pop(L, 1);
     lua_Integer n = luaL_len(L, t);
     if (n > 100)
         luaL_error(L, "a chain has at most 100 gateways, got %d", (int)n);

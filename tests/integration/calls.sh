@@ -158,6 +158,29 @@ check "overrides: A got the element's callee in the Request-URI and To" \
 check "overrides: A got set_caller's number in From, with the caller's display name" \
     grep -q '^From: "Alice" <sip:3312345@' <<<"$invite"
 
+# 9b. a chain element that names its target itself (what the registrar's
+# lookup gives for a device behind NAT): the INVITE carries that URI and goes
+# to `dest`, whatever the URI's host says; a bad dest is a script error
+cat >"$WORK/uri_route.lua" <<LUA
+function on_invite(call)
+  return { { uri = "sip:2000@192.0.2.99:5080;ob", dest = "udp:127.0.0.1:$GW_C", gateway = "alice-phone" } }
+end
+LUA
+script <"$WORK/uri_route.lua"
+gateway C gw_answer.xml
+caller call_uac.xml; rc=$?
+check "uri target: the call connected through dest ($rc)" [ $rc -eq 0 ]
+wait_gw C
+invite=$(trace_first "$WORK/gw_C.msg" received '^INVITE ')
+check "uri target: the device got its own URI as Request-URI and To" \
+    bash -c "head -n1 <<<\"\$1\" | grep -q '^INVITE sip:2000@192.0.2.99:5080;ob SIP/2.0' && grep -q '^To: <sip:2000@192.0.2.99:5080;ob>' <<<\"\$1\"" _ "$invite"
+for bad in '{ uri = "sip:2000@x" }' '{ uri = "sip:2000@x", dest = "udp:phone.example:5060" }' \
+    '{ uri = "tel:2000", dest = "127.0.0.1:5060" }' '{ uri = "sip:2000@x", dest = "127.0.0.1:0" }'; do
+    printf 'function on_invite(call) return { %s } end\n' "$bad" | script
+    caller "$(fails_with 500)"; rc=$?
+    check "uri target $bad: the caller gets 500 ($rc)" [ $rc -eq 0 ]
+done
+
 # 10. on_failure returns "stop": the caller gets A's code, B is never contacted;
 # the hook saw the attempt's fields
 script <<'LUA'
