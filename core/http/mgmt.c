@@ -20,6 +20,7 @@
 
 #include "call/call_report.h"
 #include "daemon.h"
+#include "http/mgmt_modules.h"
 #include "log.h"
 #include "loop_jobs.h"
 #include "module/loader.h"
@@ -98,7 +99,9 @@ static enum MHD_Result handle_modules(struct MHD_Connection *c)
 {
     static const char *const hook_names[SW_HOOK_COUNT] = {
         "on_request", "on_register", "on_call_new", "on_route", "on_leg_request",
-        "on_leg_response", "on_sdp", "on_answer", "on_call_end", "on_rtp"};
+        "on_leg_response", "on_sdp", "on_answer", "on_call_end", "on_rtp", "on_attempt_start",
+        "on_attempt_end", "on_caller_response", "on_dialog_request", "on_caller_request"};
+    _Static_assert(sizeof hook_names / sizeof hook_names[0] == SW_HOOK_COUNT, "a name for every hook");
     const sw_modules_t *ms = sw_daemon_modules();
     sw_strbuf_t b = {0};
     sw_strbuf_printf(&b, "{\"abi\":\"%d.%d\",\"modules\":[", SW_ABI_MAJOR, SW_ABI_MINOR);
@@ -320,6 +323,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return routes[i].fn(c);
         return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, routes[i].is_post ? "use POST" : "use GET");
     }
+    enum MHD_Result served;
+    if (sw_mgmt_module_serve(c, url, method, &served)) /* /api/v1/<a module's path> */
+        return served;
     return respond_error(c, MHD_HTTP_NOT_FOUND, "no such resource");
 }
 
@@ -392,5 +398,6 @@ void sw_mgmt_stop(void)
     if (httpd) {
         MHD_stop_daemon(httpd);
         httpd = NULL;
+        sw_mgmt_module_routes_clear();
     }
 }

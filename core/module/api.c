@@ -15,6 +15,7 @@
 #include "call/call_hooks.h"
 #include "call/uac.h"
 #include "cfg/config.h"
+#include "http/mgmt_modules.h"
 #include "log.h"
 #include "loop_jobs.h"
 #include "lua/engine.h"
@@ -344,6 +345,7 @@ static const sw_api_t api_table = {
     .request_send = sw_uac_request_send,
     .local_address = sw_uac_local_address,
     .binding_event = api_binding_event,
+    .http_route = sw_mgmt_module_route,
 };
 
 const sw_api_t *sw_api_table(void)

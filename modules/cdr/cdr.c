@@ -12,6 +12,7 @@
  * the calls that were already in progress.
  */
 #include <sipswitch/module.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,43 @@ static struct {
     cdr_store_settings_t s;
 } pending_open;
 
+/* GET /api/v1/cdr: where the records stand, for an operator checking that
+ * billing is not falling behind (the same figures as the metrics, plus the
+ * ones that only make sense read together). */
+static int http_status(sw_module_t *self, const char *method, const char *rest, const char *query, char **body)
+{
+    (void)self, (void)query;
+    if (*rest)
+        return 404;
+    if (strcmp(method, "GET") != 0)
+        return 405;
+    cdr_store_stats_t st;
+    cdr_store_stats(cdr.store, &st);
+    char dir[512]; /* the path as a JSON string body: quotes, backslashes and controls escaped */
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)pending_open.dir; *p && n + 7 < sizeof dir; p++)
+        n += (size_t)(*p == '"' || *p == '\\' ? snprintf(dir + n, sizeof dir - n, "\\%c", *p)
+                      : *p < 0x20           ? snprintf(dir + n, sizeof dir - n, "\\u%04x", *p)
+                                            : snprintf(dir + n, sizeof dir - n, "%c", *p));
+    dir[n] = '\0';
+    char text[1536];
+    snprintf(text, sizeof text,
+             "{\"dir\":\"%s\",\"format\":\"%s\",\"submitted\":%llu,\"journaled\":%llu,"
+             "\"records_written\":%llu,\"recovered\":%llu,\"pending\":%llu,\"unflushed\":%llu,"
+             "\"journal_bytes\":%llu,\"files\":%llu,\"files_deleted\":%llu,\"io_errors\":%llu,"
+             "\"last_write_latency_us\":%llu,\"calls_refused\":%llu,\"backlog_alarm\":%s}",
+             dir, pending_open.s.format == CDR_FORMAT_VOS ? "vos" : "csv",
+             (unsigned long long)st.submitted, (unsigned long long)st.journaled,
+             (unsigned long long)st.records_written, (unsigned long long)st.recovered,
+             (unsigned long long)(st.queue_length + cdr.n_overflow), (unsigned long long)st.unflushed,
+             (unsigned long long)st.journal_bytes, (unsigned long long)st.files,
+             (unsigned long long)st.files_deleted, (unsigned long long)st.io_errors,
+             (unsigned long long)st.last_write_latency_us, (unsigned long long)st.full_events,
+             cdr.n_overflow || cdr_store_full(cdr.store) ? "true" : "false");
+    *body = api->strdup(text);
+    return 200;
+}
+
 static int cdr_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *cfg)
 {
     api = a;
@@ -300,6 +338,8 @@ static int cdr_start(sw_module_t *self)
         api->log(self, SW_LOG_NOTICE, NULL, "%llu record(s) of calls that ended before the last stop were "
                  "recovered from the journal", (unsigned long long)st.recovered);
     cdr.tick = api->timer_start(self, "cdr_tick", 100, 100, tick, NULL);
+    if (api->size > offsetof(sw_api_t, http_route) && api->http_route(self, "cdr", http_status) != 0)
+        api->log(self, SW_LOG_WARN, NULL, "/api/v1/cdr is taken: no status resource");
     return 0;
 }
 

@@ -67,6 +67,7 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     EXPECT(api->local_address(SW_TRANSPORT_TLS, local, sizeof local) == -1, "local_address");
     sw_binding_event_t ev = {.size = sizeof ev, .kind = SW_BINDING_ADDED, .aor = "sip:probe@invalid"};
     api->binding_event(self, &ev);
+    EXPECT(api->http_route(self, "calls", NULL) == -1, "http_route");
     api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
     return 0;
 }

@@ -159,6 +159,22 @@ check "metrics: records written, pending, journal size exported" all_of \
     grep -qE '^sipswitch_cdr_pending [0-9]+' "$WORK/http.body" :: \
     grep -qE '^sipswitch_cdr_journal_bytes [0-9]+' "$WORK/http.body" :: \
     grep -q '^sipswitch_cdr_backlog_alarm 0' "$WORK/http.body"
+# the module's own management resource (api->http_route): the same figures read together
+code=$(http_get /api/v1/cdr)
+check "GET /api/v1/cdr: 200 with the store's figures ($code)" ${PYTHON3:-python3} -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sys.argv[2] == '200', sys.argv[2]
+assert d['format'] == 'csv' and d['dir'].endswith('cdr'), d
+assert d['records_written'] >= d['recovered'] and d['pending'] == 0 and d['backlog_alarm'] is False, d
+" "$WORK/http.body" "$code"
+code=$(curl -sS -o /dev/null -w '%{http_code}' -X DELETE "http://127.0.0.1:$HTTP_PORT/api/v1/cdr")
+check "DELETE /api/v1/cdr: 405 ($code)" [ "$code" = 405 ]
+code=$(http_get /api/v1/cdr/nothing)
+check "GET /api/v1/cdr/nothing: 404 ($code)" [ "$code" = 404 ]
+code=$(http_get /api/v1/modules)
+check "GET /api/v1/modules names every hook of cdr ($code)" all_of \
+    grep -q '"on_call_new","on_call_end"' "$WORK/http.body" :: bash -c "! grep -q null '$WORK/http.body'"
 check "clean shutdown" stop_switch
 
 # ---- the VOS3000 pipe format ---------------------------------------------------------------

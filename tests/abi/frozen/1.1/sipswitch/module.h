@@ -406,6 +406,15 @@ typedef void (*sw_timer_cb)(sw_module_t *self, void *arg);
  * (free `arg` in on_call_end). */
 typedef void (*sw_request_cb)(sw_module_t *self, sw_call_t *call, int code, sw_msg_t *resp, void *arg);
 
+/* A management API resource of a module (http_route, 1.1), run on the
+ * signaling thread. `method` is GET, POST or DELETE; `rest` what follows the
+ * registered path ("" or "/..."); `query` the decoded query arguments as
+ * "k=v&k2=v2" ("" when none). Return the HTTP status and set *body to a
+ * JSON text allocated with api->alloc/strdup (the core frees it), or leave
+ * it NULL for an empty body. */
+typedef int (*sw_http_fn)(sw_module_t *self, const char *method, const char *rest, const char *query,
+                          char **body);
+
 /* The outcome of a request a module sent outside any call (request_send,
  * 1.1): final status, 408 when nothing answered, 503 when it could not be
  * sent (resp NULL for those two); resp is valid during the callback only. */
@@ -602,6 +611,10 @@ typedef struct sw_api {
     /* Tells the other modules (on_register) that a binding changed: the
      * registrar calls it; nat_keepalive listens. */
     void (*binding_event)(sw_module_t *self, const sw_binding_event_t *ev);
+    /* Serves /api/v1/<path> (and below it) from the management API, e.g.
+     * "registrations": [a-z0-9_/-], unique, not a core resource. Call it in
+     * init or start. 0, or -1 (taken, or a bad path). */
+    int (*http_route)(sw_module_t *self, const char *path, sw_http_fn fn);
 } sw_api_t;
 
 #ifdef __cplusplus
