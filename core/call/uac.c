@@ -11,6 +11,7 @@
 
 #include "call/call.h"
 #include "log.h"
+#include "net/transport.h"
 #include "sip/message.h"
 #include "sip/transaction.h"
 
@@ -175,4 +176,24 @@ int sw_uac_request_send(sw_module_t *self, const char *method, const char *ruri,
         return -1;
     }
     return 0;
+}
+
+int sw_uac_send_raw(sw_transport_t transport, uint64_t socket_id, const char *dest, const void *data, size_t len)
+{
+    struct sockaddr_storage to;
+    socklen_t to_len = 0;
+    if (!data || !len || len > 65507 || sw_uac_parse_dest(dest, &to, &to_len) != 0)
+        return -1;
+    if (transport == SW_TRANSPORT_UDP) {
+        uint64_t id = socket_id ? socket_id : sw_udp_default_socket(to.ss_family);
+        return sw_udp_send(id, (const struct sockaddr *)&to, data, len) == 0 ? 0 : -1;
+    }
+    if (transport != SW_TRANSPORT_TCP)
+        return -1;
+    struct sw_conn *conn = sw_tcp_connect_to((const struct sockaddr *)&to, to_len);
+    if (!conn)
+        return -1;
+    int rc = sw_conn_usable(conn) && sw_tcp_send(conn, data, len) == 0 ? 0 : -1;
+    sw_conn_release(conn);
+    return rc;
 }

@@ -18,6 +18,9 @@ int sw_uac_request_send(sw_module_t *self, const char *method, const char *ruri,
 /* module.h local_address: "host:port" peers reach us at over `transport`. */
 int sw_uac_local_address(sw_transport_t transport, char *buf, size_t len);
 
+/* module.h send_raw: bytes that are not SIP (NAT keep-alives). */
+int sw_uac_send_raw(sw_transport_t transport, uint64_t socket_id, const char *dest, const void *data, size_t len);
+
 /* Parses a numeric "ip:port" or "[v6]:port" (what request_send takes). */
 int sw_uac_parse_dest(const char *text, struct sockaddr_storage *out, socklen_t *out_len);
 

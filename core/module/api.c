@@ -346,6 +346,7 @@ static const sw_api_t api_table = {
     .local_address = sw_uac_local_address,
     .binding_event = api_binding_event,
     .http_route = sw_mgmt_module_route,
+    .send_raw = sw_uac_send_raw,
 };
 
 const sw_api_t *sw_api_table(void)

@@ -68,6 +68,7 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     sw_binding_event_t ev = {.size = sizeof ev, .kind = SW_BINDING_ADDED, .aor = "sip:probe@invalid"};
     api->binding_event(self, &ev);
     EXPECT(api->http_route(self, "calls", NULL) == -1, "http_route");
+    EXPECT(api->send_raw(SW_TRANSPORT_UDP, 0, "not-an-address", "HELLO", 5) == -1, "send_raw");
     api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
     return 0;
 }

@@ -58,6 +58,10 @@ static void test_request_send_refusals(void **state)
                                          SW_TRANSPORT_UDP, "127.0.0.1:5060", 0, NULL, NULL), -1);
     char buf[64];
     assert_int_equal(sw_uac_local_address(SW_TRANSPORT_UDP, buf, sizeof buf), -1);
+    /* raw bytes: a numeric destination, something to send, UDP or TCP */
+    assert_int_equal(sw_uac_send_raw(SW_TRANSPORT_UDP, 0, "host:5060", "HELLO", 5), -1);
+    assert_int_equal(sw_uac_send_raw(SW_TRANSPORT_UDP, 0, "127.0.0.1:5060", "", 0), -1);
+    assert_int_equal(sw_uac_send_raw(SW_TRANSPORT_TLS, 0, "127.0.0.1:5060", "HELLO", 5), -1);
 }
 
 int main(void)

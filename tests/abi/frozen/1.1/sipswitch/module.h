@@ -615,6 +615,12 @@ typedef struct sw_api {
      * "registrations": [a-z0-9_/-], unique, not a core resource. Call it in
      * init or start. 0, or -1 (taken, or a bad path). */
     int (*http_route)(sw_module_t *self, const char *path, sw_http_fn fn);
+    /* Sends bytes that are not a SIP message (a NAT keep-alive: "HELLO", or
+     * CRLF CRLF on a TCP flow, RFC 5626 4.4.1) to a numeric "ip:port": UDP
+     * from the local socket socket_id (0: the first UDP socket, so the
+     * packet leaves through the pinhole the device registered through);
+     * TCP on the pooled connection to that address. 0 when sent or queued. */
+    int (*send_raw)(sw_transport_t transport, uint64_t socket_id, const char *dest, const void *data, size_t len);
 } sw_api_t;
 
 #ifdef __cplusplus
