@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "call/call.h"
+#include "call/dialplan.h"
 #include "call/gateways.h"
 #include "call/sources.h"
 #include "cfg/core_params.h"
@@ -34,6 +35,7 @@
 typedef struct routing {
     sw_gateways_t gateways;
     sw_sources_t *sources;
+    sw_dialplans_t *dialplans;  /* made active before the modules and the script see this cfg */
 } routing_t;
 
 typedef struct daemon_state {
@@ -92,6 +94,8 @@ static sw_cfg_t *load_config(const sw_daemon_options_t *o, sw_core_settings_t *c
                         core->load_line, errs);
     sw_modules_declare_params(mods, cfg, errs);
     sw_cfg_resolve_all(cfg, errs);
+    if (routing) /* even with other errors: --check reports every bad rule */
+        routing->dialplans = sw_dialplans_build(cfg, errs);
     if (routing && !errs->count) {
         routing->sources = sw_sources_build(sw_cfg_view(cfg, "core"), errs);
         sw_gateways_build(sw_cfg_view(cfg, "core"), &routing->gateways, errs);
@@ -103,6 +107,7 @@ static void routing_free(routing_t *r)
 {
     sw_sources_free(r->sources);
     sw_gateways_free(&r->gateways);
+    sw_dialplans_free(r->dialplans);
     memset(r, 0, sizeof *r);
 }
 
@@ -164,6 +169,7 @@ int sw_daemon_check(const sw_daemon_options_t *o)
      * validates what the cfg parser cannot, and the script's top level may
      * call their functions */
     bool inited = false;
+    sw_dialplans_activate(routing.dialplans);
     if (cfg && !errs.count) {
         sw_api_set_modules(&mods);
         inited = sw_modules_init(&mods, cfg, &errs) == 0;
@@ -325,6 +331,8 @@ int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
     memset(&routing, 0, sizeof routing);
     sw_cfg_t *cfg = load_config(&d.opts, &core, &d.modules, false, &routing, errs);
     if (cfg && !errs->count) {
+        /* the new script's top level and the modules' reload see the new plans */
+        sw_dialplans_activate(routing.dialplans);
         sw_lua_limits_t lim;
         lua_limits(&core, &lim);
         char err[2048];
@@ -335,6 +343,7 @@ int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
         sw_metric_inc(&sw_metrics.reloads_failed);
         log_errors(SW_LOG_ERROR, errs);
         sw_error("reload refused: the running cfg and script are unchanged");
+        sw_dialplans_activate(d.routing.dialplans);
         routing_free(&routing);
         sw_core_settings_free(&core);
         sw_cfg_free(cfg);
@@ -434,6 +443,7 @@ int sw_daemon_run(const sw_daemon_options_t *o)
     sw_api_set_modules(&d.modules);
 
     d.lua = new_engine(&d.modules);
+    sw_dialplans_activate(d.routing.dialplans);
     sw_lua_limits_t lim;
     lua_limits(&d.core, &lim);
     char err[2048];

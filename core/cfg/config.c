@@ -46,11 +46,7 @@ void sw_errors_clear(sw_errors_t *e)
 
 /* ---- model --------------------------------------------------------------- */
 
-typedef struct cfg_entry {
-    char *key;
-    char *value;
-    int line;
-} cfg_entry_t;
+typedef sw_cfg_line_t cfg_entry_t;
 
 struct owner;
 
@@ -105,6 +101,7 @@ static const struct {
     {"mapping", SW_SCOPE_MAPPING},
     {"account", SW_SCOPE_ACCOUNT},
     {"registration", SW_SCOPE_REGISTRATION},
+    {"dialplan", SW_CFG_SCOPE_DIALPLAN},
 };
 
 const char *sw_scope_section_kind(unsigned scope)
@@ -256,7 +253,8 @@ static void reader_section(reader_t *r, char *hdr)
     }
     if (*name) {
         sw_errors_add(r->errs, r->cfg->path, r->line,
-                      "unknown section type '%s' (named sections are gateway, mapping, account, registration)",
+                      "unknown section type '%s' (named sections are gateway, mapping, account, registration, "
+                      "dialplan)",
                       kind);
         r->current = NULL;
         return;
@@ -361,7 +359,7 @@ static int reader_handle_pair(void *user, const char *section, const char *key, 
     section_t *s = r->current;
     if (!s)
         return 1;
-    for (size_t i = 0; i < s->n_entries; i++)
+    for (size_t i = 0; i < s->n_entries && !(s->scope & SW_CFG_RAW_SCOPES); i++)
         if (strcasecmp(s->entries[i].key, key) == 0) {
             sw_errors_add(r->errs, r->cfg->path, r->line, "duplicate key '%s' (first at line %d)", key,
                           s->entries[i].line);
@@ -682,6 +680,8 @@ int sw_cfg_resolve_all(sw_cfg_t *cfg, sw_errors_t *errs)
         if (s->resolved)
             continue;
         s->resolved = true;
+        if (s->scope & SW_CFG_RAW_SCOPES)
+            continue; /* read by their own code (sw_cfg_raw_section) */
         if (s->scope == SW_SCOPE_GLOBAL) {
             sw_errors_add(errs, cfg->path, s->line,
                           "unknown section [%s]: no such module loaded (add it to 'load' in [core])", s->kind);
@@ -828,6 +828,33 @@ const sw_config_t *sw_config_object(const sw_config_t *view, unsigned scope, con
     root->object_views = xrealloc(root->object_views, (root->n_object_views + 1) * sizeof *root->object_views);
     root->object_views[root->n_object_views++] = ov;
     return ov;
+}
+
+size_t sw_cfg_raw_count(const sw_cfg_t *cfg, unsigned scope)
+{
+    size_t n = 0;
+    for (size_t i = 0; cfg && (scope & SW_CFG_RAW_SCOPES) && i < cfg->n_sections; i++)
+        if (cfg->sections[i]->scope == scope)
+            n++;
+    return n;
+}
+
+const char *sw_cfg_raw_section(const sw_cfg_t *cfg, unsigned scope, size_t idx, int *line,
+                               const sw_cfg_line_t **lines, size_t *n_lines)
+{
+    for (size_t i = 0; cfg && (scope & SW_CFG_RAW_SCOPES) && i < cfg->n_sections; i++) {
+        const section_t *s = cfg->sections[i];
+        if (s->scope != scope || idx-- != 0)
+            continue;
+        if (line)
+            *line = s->line;
+        if (lines)
+            *lines = s->entries;
+        if (n_lines)
+            *n_lines = s->n_entries;
+        return s->name;
+    }
+    return NULL;
 }
 
 void sw_cfg_visit_params(const sw_cfg_t *cfg, sw_param_visit_fn fn, void *ud)

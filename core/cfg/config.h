@@ -26,6 +26,20 @@ void sw_errors_clear(sw_errors_t *e);
 
 typedef struct sw_cfg sw_cfg_t;
 
+/* Sections whose lines are not parameters but a small language the core
+ * reads itself, in file order: [dialplan NAME] (call/dialplan.c). Their
+ * scope bits live above the public SW_SCOPE_* ones (module.h), so no
+ * parameter can claim them; a key may repeat in them ("rule = ..."). */
+#define SW_CFG_SCOPE_DIALPLAN (1u << 16)
+#define SW_CFG_RAW_SCOPES SW_CFG_SCOPE_DIALPLAN
+
+/* One "key = value" line as read. */
+typedef struct sw_cfg_line {
+    char *key;
+    char *value;
+    int line;
+} sw_cfg_line_t;
+
 /* Reads the file (NULL + an error if it cannot be read). Syntax errors are
  * added to errs but a structure is still returned so later phases can report
  * more. */
@@ -64,6 +78,12 @@ int sw_config_is_set(const sw_config_t *view, const char *name);
 size_t sw_config_object_count(const sw_config_t *view, unsigned scope);
 const char *sw_config_object_name(const sw_config_t *view, unsigned scope, size_t i);
 const sw_config_t *sw_config_object(const sw_config_t *view, unsigned scope, const char *name);
+
+/* The sections of a raw scope (SW_CFG_SCOPE_DIALPLAN), in file order:
+ * count, then the i-th's name, header line and lines (NULL past the end). */
+size_t sw_cfg_raw_count(const sw_cfg_t *cfg, unsigned scope);
+const char *sw_cfg_raw_section(const sw_cfg_t *cfg, unsigned scope, size_t i, int *line,
+                               const sw_cfg_line_t **lines, size_t *n_lines);
 
 /* Name of an object section kind ("gateway") for a scope bit, or NULL. */
 const char *sw_scope_section_kind(unsigned scope);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "call/dialplan.h"
 #include "log.h"
 #include "lua/prefix.h"
 #include "lua/sandbox.h"
@@ -619,6 +620,12 @@ static int open_and_compile(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, sw_lua_sandbox_open);
     lua_call(L, 0, 0);
+    /* sw.dialplan: the cfg's dial plans (call/dialplan.c); before the
+     * module tables, so that a module named "dialplan" is refused */
+    lua_getglobal(L, "sw");
+    sw_dialplan_lua_open(L);
+    lua_setfield(L, -2, "dialplan");
+    lua_pop(L, 1);
     lua_pushcfunction(L, install_module_tables);
     lua_pushlightuserdata(L, (void *)req->engine);
     lua_call(L, 1, 0);

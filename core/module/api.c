@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "call/call_hooks.h"
+#include "call/dialplan.h"
 #include "call/uac.h"
 #include "cfg/config.h"
 #include "http/mgmt_modules.h"
@@ -347,6 +348,7 @@ static const sw_api_t api_table = {
     .binding_event = api_binding_event,
     .http_route = sw_mgmt_module_route,
     .send_raw = sw_uac_send_raw,
+    .dialplan_apply = sw_dialplan_api_apply,
 };
 
 const sw_api_t *sw_api_table(void)

@@ -69,6 +69,10 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     api->binding_event(self, &ev);
     EXPECT(api->http_route(self, "calls", NULL) == -1, "http_route");
     EXPECT(api->send_raw(SW_TRANSPORT_UDP, 0, "not-an-address", "HELLO", 5) == -1, "send_raw");
+    char number[16] = "x";
+    EXPECT(api->dialplan_apply("probe-no-such-plan", "4420", number, sizeof number) == -1 && number[0] != 'x',
+           "dialplan_apply");
+    EXPECT(api->dialplan_apply("probe-no-such-plan", NULL, NULL, 0) == -1, "dialplan_apply (exists?)");
     api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
     return 0;
 }

@@ -3,8 +3,9 @@
 # changing a parameter), and every core parameter is in doc/operations.md's or
 # the reference's text.
 . "$(dirname "$0")/lib.sh"
-# the same cfg `make docs` uses: the core and every in-tree module
-printf '[core]\nload = gw_switch,cdr\n' >"$WORK/cfg-reference.cfg"
+# the same cfg `make docs` uses: the core and the modules of DOC_MODULES
+DOC_MODULES=$(sed -n 's/^DOC_MODULES = //p' "$top_srcdir/Makefile.am")
+printf '[core]\nload = %s\n' "$(echo $DOC_MODULES | tr ' ' ',')" >"$WORK/cfg-reference.cfg"
 "$SW_BIN" --dump-params --format=md -c "$WORK/cfg-reference.cfg" --module-path "$top_builddir/modules" \
     >"$WORK/ref.md" 2>"$WORK/ref.err"
 check "--dump-params --format=md runs" [ -s "$WORK/ref.md" ]
@@ -16,7 +17,7 @@ else
     fail "doc/cfg-reference.md is stale: run 'make docs'"; head -n 40 "$WORK/ref.diff"
 fi
 # each module's page carries its table as generated
-for m in gw_switch cdr; do
+for m in $DOC_MODULES; do
     if ${PYTHON3:-python3} "$top_srcdir/tools/splice_params.py" "$m" "$WORK/ref.md" "$top_srcdir/doc/modules/$m.md" \
         "$WORK/$m.md" && diff -u "$top_srcdir/doc/modules/$m.md" "$WORK/$m.md" >"$WORK/$m.diff"; then
         pass "doc/modules/$m.md's parameter table is up to date"

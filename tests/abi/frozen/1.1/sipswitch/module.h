@@ -621,6 +621,14 @@ typedef struct sw_api {
      * packet leaves through the pinhole the device registered through);
      * TCP on the pooled connection to that address. 0 when sent or queued. */
     int (*send_raw)(sw_transport_t transport, uint64_t socket_id, const char *dest, const void *data, size_t len);
+    /* Rewrites `number` through the cfg's [dialplan NAME] (the rule
+     * language of doc/lua-api.md, "Dial plans"; sw.dialplan.apply in Lua)
+     * into out, NUL-terminated. 0, or -1 (out is then "") for an unknown
+     * plan or a result that does not fit outlen or is longer than 127
+     * characters. With number NULL it only tells whether the plan exists:
+     * check the names read from cfg in init/reload (a reload installs its
+     * cfg's plans before the modules' reload). */
+    int (*dialplan_apply)(const char *name, const char *number, char *out, size_t outlen);
 } sw_api_t;
 
 #ifdef __cplusplus
