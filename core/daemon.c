@@ -351,10 +351,12 @@ int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
     }
     /* cfg and script are good: the script is already live; apply the cfg */
     warn_restart_only(&d.core, &core);
-    sw_errors_t refusals = {0};
-    sw_modules_reload(&d.modules, cfg, &refusals);
-    log_errors(SW_LOG_WARN, &refusals);
-    sw_errors_clear(&refusals);
+    /* a module that refuses keeps its old settings; the reload goes on, and
+     * the refusals reach whoever asked (errs: warnings when 0 is returned) */
+    size_t before = errs->count;
+    sw_modules_reload(&d.modules, cfg, errs);
+    for (size_t i = before; i < errs->count; i++)
+        sw_warn("%s", errs->items[i]);
     sw_log_set_level((sw_log_level_t)core.log_level);
     sw_transport_apply(&core);
     sw_frontdoor_settings_t fs = {.max_message_size = core.max_message_size, .force_rport = core.force_rport};

@@ -22,8 +22,9 @@ int sw_daemon_dump_params(const sw_daemon_options_t *o, bool markdown);
 /* Runs in the foreground until SIGTERM/SIGINT. Returns the exit status. */
 int sw_daemon_run(const sw_daemon_options_t *o);
 
-/* Reloads cfg and script (signaling thread only). 0 when applied; -1 when
- * refused (nothing changed), with the reasons in errs. */
+/* Reloads cfg and script (signaling thread only). 0 when applied (errs
+ * then holds the refusals of modules that kept their old settings, if any);
+ * -1 when refused (nothing changed), with the reasons in errs. */
 int sw_daemon_reload(const char *trigger, sw_errors_t *errs);
 
 const struct sw_modules *sw_daemon_modules(void);

@@ -173,12 +173,15 @@ static enum MHD_Result handle_reload(struct MHD_Connection *c)
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "signaling loop busy: reload not confirmed");
     }
     sw_strbuf_t b = {0};
-    sw_strbuf_printf(&b, "{\"ok\":%s,\"errors\":[", snapshot->rc == 0 ? "true" : "false");
+    /* applied: what is listed are modules that refused and kept their old
+     * settings (warnings); refused: why nothing changed (errors) */
+    bool ok = snapshot->rc == 0;
+    sw_strbuf_printf(&b, "{\"ok\":%s,\"%s\":[", ok ? "true" : "false", ok ? "warnings" : "errors");
     for (size_t i = 0; i < snapshot->errs.count; i++) {
         sw_strbuf_printf(&b, "%s", i ? "," : "");
         sw_strbuf_json(&b, snapshot->errs.items[i]);
     }
-    sw_strbuf_printf(&b, "]}");
+    sw_strbuf_printf(&b, "],\"%s\":[]}", ok ? "errors" : "warnings");
     unsigned code = snapshot->rc == 0 ? MHD_HTTP_OK : 422;
     free_reload(snapshot);
     return respond_json(c, code, &b);

@@ -244,7 +244,8 @@ enum {
     SW_END_OVERLOAD,
     SW_END_SCRIPT_ERROR,
     SW_END_SHUTDOWN,
-    SW_END_NO_ACK               /* 1.1: the caller never ACKed our 2xx (both legs BYEd) */
+    SW_END_NO_ACK,              /* 1.1: the caller never ACKed our 2xx (both legs BYEd) */
+    SW_END_REJECTED_BY_MODULE   /* 1.1: a module refused the call (call_reject), e.g. session_timer's 422 */
 };
 
 /* One RTP packet on a relayed stream (on_rtp, media thread). The module may

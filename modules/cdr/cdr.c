@@ -22,7 +22,8 @@
 
 /* cdr_record.h cannot include module.h's enums (it stands alone): the
  * numbers must agree. */
-_Static_assert((int)CDR_END_NO_ACK == (int)SW_END_NO_ACK && (int)CDR_END_NORMAL_CALLER == (int)SW_END_NORMAL_CALLER,
+_Static_assert((int)CDR_END_REJECTED_BY_MODULE == (int)SW_END_REJECTED_BY_MODULE &&
+                   (int)CDR_END_NO_ACK == (int)SW_END_NO_ACK && (int)CDR_END_NORMAL_CALLER == (int)SW_END_NORMAL_CALLER,
                "cdr_record.h's end reasons follow SW_END_*");
 _Static_assert((int)CDR_PARTY_CALLER == (int)SW_PARTY_CALLER && (int)CDR_PARTY_SWITCH == (int)SW_PARTY_SWITCH,
                "cdr_record.h's parties follow sw_party_t");

@@ -242,6 +242,7 @@ static const char *const end_reason_names[] = {
     [CDR_END_SCRIPT_ERROR] = "script_error",
     [CDR_END_SHUTDOWN] = "shutdown",
     [CDR_END_NO_ACK] = "no_ack",
+    [CDR_END_REJECTED_BY_MODULE] = "rejected_by_module",
 };
 
 const char *cdr_end_reason_name(int reason)

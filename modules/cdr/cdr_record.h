@@ -38,7 +38,8 @@ enum {
     CDR_END_OVERLOAD = 11,
     CDR_END_SCRIPT_ERROR = 12,
     CDR_END_SHUTDOWN = 13,
-    CDR_END_NO_ACK = 14
+    CDR_END_NO_ACK = 14,
+    CDR_END_REJECTED_BY_MODULE = 15
 };
 
 /* Which side hung up; the values are those of sw_party_t. */

@@ -193,7 +193,7 @@ static sw_hook_result_t on_call_new(sw_module_t *self, sw_call_t *call, sw_msg_t
         api->log(st_rt.self, SW_LOG_INFO, api->call_sip_id(call),
                  "caller offered Session-Expires %u s < Min-SE %u s: 422", offer.se.seconds, d.min_se_s);
         /* no end reason says "interval too small"; the CDR keeps the 422 */
-        api->call_reject(call, 422, "Session Interval Too Small", SW_END_REJECTED_BY_SCRIPT);
+        api->call_reject(call, 422, "Session Interval Too Small", SW_END_REJECTED_BY_MODULE);
         return SW_HOOK_HANDLED;
     case ST_UAS_ACCEPT:
         leg->timer = true;

@@ -24,6 +24,7 @@ check "5 caller offering Session-Expires 1 < Min-SE 2: 422 with Min-SE: 2 ($rc)"
 check "5 no gateway was tried" [ "$(heard A)" = 0 ]
 rec=$(cdr_of caller.msg)
 check "5 CDR: final code 422 ($(cdr_field "$rec" final_code))" [ "$(cdr_field "$rec" final_code)" = 422 ]
+check "5 CDR: end reason rejected_by_module ($(cdr_field "$rec" end_reason))" [ "$(cdr_field "$rec" end_reason)" = rejected_by_module ]
 # a gateway asking for more: the switch cannot re-send it an INVITE (module
 # API), so the attempt fails and the next gateway is offered that much
 gateway A st_gw_422.xml; gateway B st_gw_plain.xml
@@ -82,10 +83,12 @@ write_cfg "load = gw_switch, session_timer, cdr" "[mapping customer]" "source = 
     "[gateway A]" "address = 127.0.0.1:$GW_A" "[gateway B]" "address = 127.0.0.1:$GW_B" \
     "[cdr]" "dir = $CDR" "[session_timer]" "session_ttl = 4"
 line=$(grep -n '^session_ttl = 4' "$WORK/sipswitch.cfg" | cut -d: -f1)
-http_post /api/v1/reload >/dev/null
+code=$(http_post /api/v1/reload)
 check "8 reload with session_ttl = 4 and no allow_short_intervals: the module refuses it, naming sipswitch.cfg:$line" \
     grep -q "module 'session_timer' refused the reload.*sipswitch.cfg:$line: session_ttl = 4 is below 90 s" \
     "$WORK/sipswitch.log"
+check "8 the API answers 200 (cfg applied) and lists the module's refusal as a warning ($code)" all_of \
+    [ "$code" = 200 ] :: grep -q '"ok":true,"warnings":\["module '"'"'session_timer'"'"' refused the reload' "$WORK/http.body"
 caller st_caller_422.xml; rc=$?
 check "8 the running settings stayed (min_se 2: a 1 s offer still gets 422 with Min-SE: 2) ($rc)" [ $rc -eq 0 ]
 check "8 the warning for the opt-in was logged at start" \

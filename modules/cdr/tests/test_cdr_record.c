@@ -102,11 +102,11 @@ static void test_end_reason_and_party_names(void **state)
     static const char *const expected[] = {
         "unknown", "normal_caller", "normal_callee", "cancelled", "all_gateways_failed", "no_route",
         "rejected_by_script", "invite_timeout", "session_timer_expired", "max_duration_no_timer", "auth_failed",
-        "overload", "script_error", "shutdown", "no_ack",
+        "overload", "script_error", "shutdown", "no_ack", "rejected_by_module",
     };
     for (int i = 0; i < (int)(sizeof expected / sizeof expected[0]); i++)
         assert_string_equal(cdr_end_reason_name(i), expected[i]);
-    assert_string_equal(cdr_end_reason_name(15), "unknown");
+    assert_string_equal(cdr_end_reason_name(16), "unknown");
     assert_string_equal(cdr_end_reason_name(-1), "unknown");
     assert_string_equal(cdr_end_reason_name(1000), "unknown");
     assert_string_equal(cdr_party_name(1), "caller");
