@@ -68,6 +68,42 @@ static bool is_token_char(char c)
     return c != '\0' && strchr("-.!%*_+`'~", c) != NULL;
 }
 
+static bool is_alnum(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
+}
+
+static bool is_hex(char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A control character: no header grammar of RFC 3261 allows one outside a
+ * quoted-pair (HTAB is whitespace; folded line ends are gone once unfolded,
+ * so a CR or LF left in a value is a bare one). */
+static bool is_ctl(char c)
+{
+    unsigned char u = (unsigned char)c;
+    return (u < 0x20 && u != '\t') || u == 0x7f;
+}
+
+/* True when v[0..n) holds a control character outside the quoted-pairs of
+ * its quoted strings, which may escape any (RFC 4475 intmeth has BEL, NUL
+ * and DEL in a display name that way). */
+static bool has_control_char(const char *v, size_t n)
+{
+    bool quoted = false;
+    for (size_t i = 0; i < n; i++) {
+        if (quoted && v[i] == '\\' && i + 1 < n)
+            i++;
+        else if (v[i] == '"')
+            quoted = !quoted;
+        else if (is_ctl(v[i]))
+            return true;
+    }
+    return false;
+}
+
 /* Trims whitespace around s[0..*n): returns the new start. */
 static const char *trim(const char *s, size_t *n)
 {
@@ -212,6 +248,157 @@ static bool sip_ruri_has_headers(const char *ruri)
     return strchr(at != NULL ? at : colon, '?') != NULL;
 }
 
+/* Characters of a SIP URI's userinfo besides alphanumerics and escapes
+ * (RFC 3261 25.1: mark, user-unreserved, and the password's; ':' splits user
+ * and password). RFC 4475 intmeth uses nearly all of them. '#' should be
+ * escaped but is let through: PBXs dial feature codes ("*72#123") with it. */
+static bool is_userinfo_char(char c)
+{
+    return is_alnum(c) || (c != '\0' && strchr("-_.!~*'()&=+$,;?/:#", c) != NULL);
+}
+
+/* paramchar: param-unreserved / unreserved (escapes apart). */
+static bool is_param_char(char c)
+{
+    return is_alnum(c) || (c != '\0' && strchr("[]/:&+$-_.!~*'()", c) != NULL);
+}
+
+/* A hostname or IPv4 address, leniently: '_' is let through (seen in the
+ * wild), label shapes are not checked (an unresolvable name fails later). */
+static bool is_host_char(char c)
+{
+    return is_alnum(c) || c == '-' || c == '.' || c == '_';
+}
+
+/* Length of the run of s made of chars for which ok() holds. */
+static size_t span_of(const char *s, bool (*ok)(char))
+{
+    size_t n = 0;
+    while (ok(s[n]))
+        n++;
+    return n;
+}
+
+/* Length of the run of s made of chars for which ok() holds or valid
+ * %HH escapes; *bad_escape set when a '%' is not followed by two hex
+ * digits. */
+static size_t escaped_run(const char *s, bool (*ok)(char), bool *bad_escape)
+{
+    size_t i = 0;
+    for (;;) {
+        if (s[i] == '%') {
+            if (!is_hex(s[i + 1]) || !is_hex(s[i + 2])) {
+                *bad_escape = true;
+                return i;
+            }
+            i += 3;
+        } else if (ok(s[i])) {
+            i++;
+        } else {
+            return i;
+        }
+    }
+}
+
+/* Moves *p past a run escaped_run() accepts: false when the run is empty or
+ * stops at an invalid escape. */
+static bool take_escaped(const char **p, bool (*ok)(char))
+{
+    bool bad_escape = false;
+    size_t n = escaped_run(*p, ok, &bad_escape);
+    *p += n;
+    return n > 0 && !bad_escape;
+}
+
+/* *( ";" pname [ "=" pvalue ] ) up to the end of p: names and values
+ * non-empty, of paramchar or valid escapes. */
+static bool uri_params_ok(const char *p)
+{
+    while (*p == ';') {
+        p++;
+        if (!take_escaped(&p, is_param_char))
+            return false; /* an empty or undecodable name */
+        if (*p == '=') {
+            p++;
+            if (!take_escaped(&p, is_param_char))
+                return false;
+        }
+    }
+    return *p == '\0';
+}
+
+/* A SIP or SIPS Request-URI (RFC 3261 25.1 SIP-URI, without headers, which
+ * are refused before): scheme ":" [ userinfo "@" ] hostport *( ";" pname
+ * [ "=" pvalue ] ). The callee is routed on, so an undecodable user part
+ * ("%zz"), a host with escapes or junk, an empty port or parameter, a
+ * second '@' or a second port make the request malformed. */
+static bool sip_ruri_ok(const char *ruri)
+{
+    const char *p = strchr(ruri, ':') + 1; /* the caller checked the scheme */
+    const char *at = strchr(p, '@');
+    if (at != NULL) {
+        if (!take_escaped(&p, is_userinfo_char) || p != at)
+            return false;
+        p = at + 1;
+    }
+    if (*p == '[') {
+        size_t n = strspn(p + 1, "0123456789abcdefABCDEF:.");
+        if (n == 0 || p[1 + n] != ']')
+            return false;
+        p += n + 2;
+    } else {
+        size_t n = span_of(p, is_host_char);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    if (*p == ':') {
+        size_t n = strspn(p + 1, "0123456789");
+        if (n == 0)
+            return false;
+        p += n + 1;
+    }
+    return uri_params_ok(p);
+}
+
+/* What a tel URI's number may hold (RFC 3966 phonedigit-hex and visual
+ * separators): the call engine makes it the user part of a SIP URI (the
+ * caller's From, the callee's Request-URI on the B-leg), so an '@', ':' or
+ * '>' in it would break those. */
+static bool is_tel_char(char c)
+{
+    return is_hex(c) || (c != '\0' && strchr("+*#-.()", c) != NULL);
+}
+
+/* The number of a tel URI s[0..n) ("tel:" and up to the first ';'): not
+ * empty, phone digits only. */
+static bool tel_number_ok(const char *s, size_t n)
+{
+    size_t i = 4; /* past "tel:" */
+    while (i < n && is_tel_char(s[i]))
+        i++;
+    return i > 4 && (i == n || s[i] == ';');
+}
+
+/* The top Via's sent-protocol and sent-by (RFC 3261 20.42): "name / version
+ * / transport" tokens (SWS around the slashes), whitespace, a host. Answers
+ * are routed on it: without one a request cannot be answered. */
+static bool top_via_ok(const char *v)
+{
+    for (int part = 0; part < 3; part++) {
+        v += strspn(v, " \t");
+        size_t n = span_of(v, is_token_char);
+        if (n == 0)
+            return false;
+        v += n;
+        v += strspn(v, " \t");
+        if (part < 2 && *v++ != '/')
+            return false;
+    }
+    v += strspn(v, " \t");
+    return *v == '[' || is_host_char(*v);
+}
+
 /* ---- body types --------------------------------------------------------- */
 
 /* The media type of a Content-Type / Accept element ("application/sdp"),
@@ -318,36 +505,121 @@ static bool collect_unsupported(const sw_msg_t *m, sw_sanity_t *out)
     return unknown > 0;
 }
 
-/* From and To (RFC 3261 20.20, 20.39): not blank, and every parameter after
- * the address a token, so that our answers, which append a tag to the text
- * as received, stay parseable: an empty parameter (";;", a trailing ";")
- * or an empty tag (";tag=") is refused. */
-static bool address_header_ok(const char *v)
+/* Skips a quoted string starting at v[i] == '"' in v[0..n): the index past
+ * its closing quote, or 0 when it is not closed. A quoted-pair may escape a
+ * NUL (RFC 4475 intmeth), so the scan goes by length. */
+static size_t skip_quoted(const char *v, size_t n, size_t i)
 {
-    if (!v)
+    for (i++; i < n; i++) {
+        if (v[i] == '\\' && i + 1 < n)
+            i++;
+        else if (v[i] == '"')
+            return i + 1;
+    }
+    return 0;
+}
+
+/* Length of the run of v[i..n) made of bytes not in `stop`. */
+static size_t run_until(const char *v, size_t n, size_t i, const char *stop)
+{
+    size_t k = i;
+    while (k < n && strchr(stop, v[k]) == NULL)
+        k++;
+    return k - i;
+}
+
+static size_t skip_wsp(const char *v, size_t n, size_t i)
+{
+    while (i < n && is_wsp(v[i]))
+        i++;
+    return i;
+}
+
+/* From and To (RFC 3261 20.20, 20.39): not blank, no control character, one
+ * address (not a comma list), no whitespace inside the URI, a tel URI's
+ * number of phone digits only (the B-leg's From is built from it), and every
+ * parameter after it a name with an optional non-empty value, so that our
+ * answers, which append a tag to the text as received, stay parseable: an
+ * empty parameter (";;", a trailing ";"), an empty tag (";tag=") or a value
+ * with junk after it (";tag=a b", ", <sip:...>") is refused. Values are
+ * taken leniently (token, host or quoted string per the grammar; any other
+ * printable character but the separators is let through). */
+static bool address_header_ok(const sw_msg_hdr_t *h)
+{
+    if (!h || has_control_char(h->value, h->value_len))
         return false;
-    v += strspn(v, " \t");
-    if (*v == '\0')
+    /* outside its quoted strings (skipped by length) the value now holds no
+     * NUL, which run_until() would take for a stop character */
+    const char *v = h->value;
+    size_t n = h->value_len;
+    size_t i = skip_wsp(v, n, 0);
+    if (i == n)
         return false;
-    /* the parameters start after the name-addr's '>' or, for an addr-spec,
-     * at its first ';' (an addr-spec's own URI parameters are the header's) */
-    const char *p = strchr(v, '<') ? strchr(v, '>') : v;
-    if (!p)
-        return true; /* an unclosed '<' is libosip2's to refuse */
-    while ((p = strchr(p, ';')) != NULL) {
-        p++;
-        p += strspn(p, " \t");
-        size_t name = strcspn(p, "=; \t");
-        if (name == 0)
-            return false; /* ";;" or a trailing ";" */
-        const char *after = p + name + strspn(p + name, " \t");
-        if (*after == '=') {
-            const char *val = after + 1 + strspn(after + 1, " \t");
-            if (*val == ';' || *val == '\0' || *val == ' ' || *val == '\t')
-                return false; /* ";tag=" and friends */
+    /* the address: a name-addr's <URI> (after an optional display name), or
+     * an addr-spec up to its first ';' (its own parameters are the header's) */
+    size_t lt = i;
+    while (lt < n && v[lt] != '<') {
+        if (v[lt] == '"') {
+            lt = skip_quoted(v, n, lt);
+            if (lt == 0)
+                return false; /* RFC 4475 quotbal */
+        } else {
+            lt++;
         }
     }
-    return true;
+    if (lt < n) {
+        size_t uri = run_until(v, n, lt, ">");
+        if (lt + uri == n)
+            return true; /* an unclosed '<' is libosip2's to refuse */
+        if (run_until(v, n, lt, " \t") < uri)
+            return false; /* no whitespace inside a URI */
+        if (uri > 4 && strncasecmp(v + lt + 1, "tel:", 4) == 0 && !tel_number_ok(v + lt + 1, uri - 1))
+            return false;
+        i = lt + uri + 1;
+    } else {
+        size_t uri = run_until(v, n, i, ";");
+        while (uri > 0 && is_wsp(v[i + uri - 1]))
+            uri--;
+        if (run_until(v, n, i, ":") >= uri || run_until(v, n, i, " \t") < uri)
+            return false; /* no scheme, or whitespace inside the addr-spec */
+        if (uri >= 4 && strncasecmp(v + i, "tel:", 4) == 0 && !tel_number_ok(v + i, uri))
+            return false;
+        i += run_until(v, n, i, ";");
+    }
+    /* then: *( SWS ";" SWS name [ SWS "=" SWS value ] ) SWS, nothing else */
+    for (;;) {
+        i = skip_wsp(v, n, i);
+        if (i == n)
+            return true;
+        if (v[i] != ';')
+            return false; /* a second address, or junk after a value */
+        i = skip_wsp(v, n, i + 1);
+        size_t name = run_until(v, n, i, "=;, \t\"<>");
+        if (name == 0)
+            return false; /* ";;" or a trailing ";" */
+        i = skip_wsp(v, n, i + name);
+        if (i == n || v[i] != '=')
+            continue;
+        i = skip_wsp(v, n, i + 1);
+        if (i < n && v[i] == '"') {
+            i = skip_quoted(v, n, i);
+            if (i == 0)
+                return false;
+        } else {
+            size_t value = run_until(v, n, i, ";, \t\"<>");
+            if (value == 0)
+                return false; /* ";tag=" and friends */
+            i += value;
+        }
+    }
+}
+
+static const sw_msg_hdr_t *first_header(const sw_msg_t *m, const char *name)
+{
+    for (size_t i = 0; i < m->hdr_count; i++)
+        if (sw_msg_header_name_is(m->hdrs[i].name, strlen(m->hdrs[i].name), name))
+            return &m->hdrs[i];
+    return NULL;
 }
 
 /* Checks shared by requests and responses: version, the five headers every
@@ -367,7 +639,7 @@ static const char *check_common(const sw_msg_t *m, int *code)
      * with our tag appended, which nobody could parse, so such a message
      * is dropped (a missing one is reported as missing below) */
     *code = -1;
-    const char *from = sw_msg_header(m, "From", 0), *to = sw_msg_header(m, "To", 0);
+    const sw_msg_hdr_t *from = first_header(m, "From"), *to = first_header(m, "To");
     if (from && !address_header_ok(from))
         return "Malformed From header";
     if (to && !address_header_ok(to))
@@ -412,6 +684,28 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
         return;
     }
 
+    /* Control characters: in a header an answer echoes (Via, Call-ID, CSeq;
+     * From/To were checked above) the request is dropped, as the answer
+     * would carry them; elsewhere it is answered 400. */
+    for (size_t i = 0; i < m->hdr_count; i++) {
+        const sw_msg_hdr_t *h = &m->hdrs[i];
+        if (!has_control_char(h->value, h->value_len))
+            continue;
+        bool echoed = h->id == SW_HDR_VIA || h->id == SW_HDR_CALL_ID || h->id == SW_HDR_CSEQ;
+        fail(out, echoed ? -1 : 400, "Control character in a header");
+        return;
+    }
+    if (!top_via_ok(sw_msg_header(m, "Via", 0))) {
+        fail(out, -1, "Malformed Via header"); /* nowhere to send an answer */
+        return;
+    }
+    /* callid = word [ "@" word ]: no whitespace (a comma list, two values) */
+    const char *call_id = sw_msg_header(m, "Call-ID", 0);
+    if (call_id[strcspn(call_id, " \t,")] != '\0') {
+        fail(out, 400, "Invalid Call-ID");
+        return;
+    }
+
     const char *cseq_method;
     size_t cseq_method_len;
     if (!parse_cseq(sw_msg_header(m, "CSeq", 0), &cseq_method, &cseq_method_len)) {
@@ -444,6 +738,11 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
     }
     if (sip_ruri && sip_ruri_has_headers(ruri)) {
         fail(out, 400, "Request-URI with headers"); /* escruri */
+        return;
+    }
+    if (sip_ruri ? !sip_ruri_ok(ruri)
+                 : !tel_number_ok(ruri, ruri_len) || !uri_params_ok(ruri + 4 + strcspn(ruri + 4, ";"))) {
+        fail(out, 400, "Malformed Request-URI");
         return;
     }
     const char *branch = sw_msg_top_via_branch(m);

@@ -57,15 +57,26 @@ typedef struct sw_sanity {
 } sw_sanity_t;
 
 /* Checks a parsed request as a UAS (RFC 3261 8.2), in this order:
+ *   -1   a From or To that is blank, holds a control character, is a list,
+ *        has whitespace inside its URI, a tel URI whose number is not phone
+ *        digits (RFC 3966), or an empty or junk-followed parameter (every
+ *        answer would echo it)
  *   505  SIP-Version other than SIP/2.0
  *   400  missing Via/From/To/Call-ID/CSeq; more than one To/From/Call-ID/
- *        CSeq/Max-Forwards; CSeq not "number method" with number <= 2^32-1;
+ *        CSeq/Max-Forwards
+ *   -1   a control character (outside quoted-pairs) in Via, Call-ID or CSeq,
+ *        a top Via without "name/version/transport host"; 400 for a control
+ *        character in any other header; 400 for a Call-ID with whitespace or ','
+ *   400  CSeq not "number method" with number <= 2^32-1;
  *        Max-Forwards not a number <= 255 (a missing one is fine: RFC 2543)
  *   501  unknown method (sw_sip_method_known; even when CSeq differs); the
  *        caller adds Allow: sw_sip_allowed_methods
  *   400  CSeq method differs from the request method
  *   416  Request-URI scheme not sip, sips or tel
- *   400  headers ("?...") in a SIP Request-URI; top Via branch exactly
+ *   400  headers ("?...") in a SIP Request-URI; a SIP Request-URI that is not
+ *        scheme ":" [userinfo "@"] host [":" port] *(";" name ["=" value])
+ *        with valid %HH escapes (a raw '#' in the user is let through); a tel
+ *        Request-URI whose number is not phone digits; top Via branch exactly
  *        "z9hG4bK"; '?' in a From/To/Contact URI outside <>; REGISTER whose
  *        To is not a SIP/SIPS URI
  *   483  Max-Forwards 0, except OPTIONS (answered by the switch itself)
