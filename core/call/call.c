@@ -193,8 +193,13 @@ static char *uri_user(const char *uri)
         return xstrdup("");
     const char *p = strchr(uri, ':');
     p = p ? p + 1 : uri;
-    if (strncasecmp(uri, "tel:", 4) == 0)
-        return strndup(p, strcspn(p, ";"));
+    if (strncasecmp(uri, "tel:", 4) == 0) {
+        /* the number, if it is one (RFC 3966 digits and visual separators):
+         * it becomes the user part of SIP URIs on the other leg, where an
+         * '@' or ':' would change what the URI means */
+        size_t n = strcspn(p, ";");
+        return strspn(p, "0123456789ABCDEFabcdef*#+-.()") >= n ? strndup(p, n) : xstrdup("");
+    }
     const char *at = strchr(p, '@');
     if (!at)
         return xstrdup("");
