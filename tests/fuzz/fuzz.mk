@@ -16,6 +16,9 @@ FUZZ_LIB = $(FUZZ_DIR)/libswcore-fuzz.a
 
 # module code the targets exercise besides the core
 FUZZ_MODULE_SOURCES = modules/cdr/cdr_record.c modules/gw_switch/gw_switch_params.c
+# registrar: the parsers of what devices send (fuzz_digest)
+FUZZ_MODULE_SOURCES += modules/registrar/digest_header.c modules/registrar/contact_list.c \
+	modules/registrar/sip_uri.c modules/registrar/nat_detect.c modules/registrar/ip_match.c
 
 FUZZ_LIB_SOURCES = $(filter %.c,$(libswcore_la_SOURCES)) $(FUZZ_MODULE_SOURCES)
 FUZZ_LIB_OBJECTS = $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(FUZZ_LIB_SOURCES))
@@ -24,7 +27,7 @@ FUZZ_TARGET_OBJECTS = $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(FUZZ_HARNESSES))
 FUZZ_BINARIES = $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGET_NAMES))
 
 FUZZ_ALL_CPPFLAGS = $(DEFS) $(DEFAULT_INCLUDES) $(libswcore_la_CPPFLAGS) \
-	-I$(srcdir)/modules/cdr -I$(srcdir)/modules/gw_switch -I$(srcdir)/tests/fuzz
+	-I$(srcdir)/modules/cdr -I$(srcdir)/modules/gw_switch -I$(srcdir)/modules/registrar -I$(srcdir)/tests/fuzz
 FUZZ_LINK_LIBS = $(libswcore_la_LIBADD) $(LIBS)
 
 # The core's own files are compiled with the fuzzer's coverage hooks but

@@ -1,0 +1,132 @@
+#include "digest_header.h"
+
+#include <string.h>
+#include <strings.h>
+
+static int is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* RFC 3261 token characters. */
+static int is_token_char(char c)
+{
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+        return 1;
+    return c != '\0' && strchr("-.!%*_+`'~", c) != NULL;
+}
+
+static size_t skip_space(const char *t, size_t len, size_t i)
+{
+    while (i < len && is_space(t[i]))
+        i++;
+    return i;
+}
+
+/* The slot a parameter name fills, or NULL for one we do not use. */
+static reg_digest_span_t *slot_of(reg_digest_creds_t *c, const char *name, size_t n)
+{
+    static const struct {
+        const char *name;
+        size_t offset;
+    } known[] = {
+        {"username", offsetof(reg_digest_creds_t, username)}, {"realm", offsetof(reg_digest_creds_t, realm)},
+        {"nonce", offsetof(reg_digest_creds_t, nonce)},       {"uri", offsetof(reg_digest_creds_t, uri)},
+        {"response", offsetof(reg_digest_creds_t, response)}, {"algorithm", offsetof(reg_digest_creds_t, algorithm)},
+        {"cnonce", offsetof(reg_digest_creds_t, cnonce)},     {"qop", offsetof(reg_digest_creds_t, qop)},
+        {"nc", offsetof(reg_digest_creds_t, nc)},             {"opaque", offsetof(reg_digest_creds_t, opaque)},
+        {"userhash", offsetof(reg_digest_creds_t, userhash)},
+    };
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (strlen(known[i].name) == n && strncasecmp(known[i].name, name, n) == 0)
+            return (reg_digest_span_t *)((char *)c + known[i].offset);
+    return NULL;
+}
+
+reg_digest_parse_result_t reg_digest_parse(const char *t, size_t len, reg_digest_creds_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!t || memchr(t, '\0', len))
+        return REG_DIGEST_MALFORMED;
+    size_t i = skip_space(t, len, 0);
+    size_t scheme = i;
+    while (i < len && is_token_char(t[i]))
+        i++;
+    if (i == scheme)
+        return REG_DIGEST_MALFORMED;
+    if (i - scheme != 6 || strncasecmp(t + scheme, "Digest", 6) != 0)
+        return REG_DIGEST_NOT_DIGEST;
+    if (i == len || !is_space(t[i]))
+        return REG_DIGEST_MALFORMED; /* "Digest" must be followed by LWS and parameters */
+    int seen_any = 0;
+    for (;;) {
+        i = skip_space(t, len, i);
+        if (i == len)
+            break;
+        if (seen_any) {
+            if (t[i] != ',')
+                return REG_DIGEST_MALFORMED;
+            i = skip_space(t, len, i + 1);
+        }
+        size_t name = i;
+        while (i < len && is_token_char(t[i]))
+            i++;
+        size_t name_len = i - name;
+        if (name_len == 0)
+            return REG_DIGEST_MALFORMED;
+        i = skip_space(t, len, i);
+        if (i == len || t[i] != '=')
+            return REG_DIGEST_MALFORMED;
+        i = skip_space(t, len, i + 1);
+        reg_digest_span_t v = {0};
+        if (i < len && t[i] == '"') {
+            size_t start = ++i;
+            while (i < len && t[i] != '"')
+                i += (t[i] == '\\' && i + 1 < len) ? 2 : 1;
+            if (i >= len)
+                return REG_DIGEST_MALFORMED; /* unterminated quoted string */
+            v = (reg_digest_span_t){.p = t + start, .len = i - start, .quoted = 1};
+            i++;
+        } else {
+            /* a token; some devices leave a uri unquoted, so anything up to
+             * the next separator is taken, quotes excepted */
+            size_t start = i;
+            while (i < len && !is_space(t[i]) && t[i] != ',' && t[i] != '"')
+                i++;
+            if (i == start)
+                return REG_DIGEST_MALFORMED;
+            v = (reg_digest_span_t){.p = t + start, .len = i - start, .quoted = 0};
+        }
+        reg_digest_span_t *slot = slot_of(out, t + name, name_len);
+        if (slot) {
+            if (slot->p)
+                return REG_DIGEST_MALFORMED; /* twice: which one would the other side have hashed? */
+            *slot = v;
+        }
+        seen_any = 1;
+    }
+    return seen_any ? REG_DIGEST_OK : REG_DIGEST_MALFORMED;
+}
+
+int reg_digest_copy(const reg_digest_span_t *s, char *out, size_t outlen)
+{
+    if (!s || !s->p || !out || outlen == 0)
+        return -1;
+    size_t n = 0;
+    for (size_t i = 0; i < s->len; i++) {
+        char c = s->p[i];
+        if (s->quoted && c == '\\' && i + 1 < s->len)
+            c = s->p[++i];
+        if (n + 1 >= outlen)
+            return -1;
+        out[n++] = c;
+    }
+    out[n] = '\0';
+    return 0;
+}
+
+int reg_digest_span_is(const reg_digest_span_t *s, const char *word)
+{
+    char buf[64];
+    return s && s->p && reg_digest_copy(s, buf, sizeof buf) == 0 && strcasecmp(buf, word) == 0;
+}

@@ -1,0 +1,186 @@
+#include "nonce.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "strmap.h"
+#include "xalloc.h"
+
+#define MAC_BYTES 16
+#define RAW_BYTES (8 + 8 + MAC_BYTES)
+
+struct reg_nonces {
+    unsigned char secret[32];
+    uint64_t next_serial;
+    reg_strmap_t *counts; /* serial (hex) -> nc_entry_t */
+};
+
+typedef struct nc_entry {
+    uint64_t issued_ms;
+    uint32_t highest_nc;
+} nc_entry_t;
+
+reg_nonces_t *reg_nonces_new(void)
+{
+    reg_nonces_t *n = reg_xcalloc(1, sizeof *n);
+    if (RAND_bytes(n->secret, sizeof n->secret) != 1)
+        abort(); /* no randomness: nonces would be forgeable */
+    if (RAND_bytes((unsigned char *)&n->next_serial, sizeof n->next_serial) != 1)
+        abort();
+    n->counts = reg_strmap_new();
+    return n;
+}
+
+static int free_entry(const char *key, void *value, void *ud)
+{
+    (void)key, (void)ud;
+    free(value);
+    return 0;
+}
+
+void reg_nonces_free(reg_nonces_t *n)
+{
+    if (!n)
+        return;
+    reg_strmap_each(n->counts, free_entry, NULL);
+    reg_strmap_free(n->counts);
+    free(n);
+}
+
+static void put_u64(unsigned char *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        p[i] = (unsigned char)v;
+}
+
+static uint64_t get_u64(const unsigned char *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void seal(const reg_nonces_t *n, const unsigned char *head, const char *client_ip, unsigned char *mac)
+{
+    unsigned char msg[16 + 64];
+    size_t ip_len = client_ip ? strnlen(client_ip, 64) : 0;
+    memcpy(msg, head, 16);
+    memcpy(msg + 16, client_ip, ip_len);
+    unsigned char full[EVP_MAX_MD_SIZE];
+    unsigned int full_len = 0;
+    if (!HMAC(EVP_sha256(), n->secret, sizeof n->secret, msg, 16 + ip_len, full, &full_len))
+        abort();
+    memcpy(mac, full, MAC_BYTES);
+}
+
+static void to_hex(const unsigned char *p, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+void reg_nonces_make(reg_nonces_t *n, const char *client_ip, uint64_t now_ms, char *out)
+{
+    unsigned char raw[RAW_BYTES];
+    put_u64(raw, now_ms);
+    put_u64(raw + 8, n->next_serial++);
+    seal(n, raw, client_ip, raw + 16);
+    to_hex(raw, sizeof raw, out);
+}
+
+reg_nonce_state_t reg_nonces_accept(reg_nonces_t *n, const char *nonce, const char *client_ip, uint32_t nc,
+                                    uint64_t now_ms, uint64_t lifetime_ms)
+{
+    unsigned char raw[RAW_BYTES];
+    if (!nonce || strlen(nonce) != 2 * RAW_BYTES)
+        return REG_NONCE_FOREIGN;
+    for (size_t i = 0; i < RAW_BYTES; i++) {
+        int hi = hex_value(nonce[2 * i]), lo = hex_value(nonce[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return REG_NONCE_FOREIGN;
+        raw[i] = (unsigned char)(hi << 4 | lo);
+    }
+    unsigned char mac[MAC_BYTES];
+    seal(n, raw, client_ip, mac);
+    if (CRYPTO_memcmp(mac, raw + 16, MAC_BYTES) != 0)
+        return REG_NONCE_FOREIGN;
+    uint64_t issued = get_u64(raw);
+    if (issued > now_ms || now_ms - issued > lifetime_ms)
+        return REG_NONCE_STALE;
+    char key[17];
+    to_hex(raw + 8, 8, key);
+    nc_entry_t *e = reg_strmap_get(n->counts, key);
+    uint32_t count = nc ? nc : 1; /* without qop the nonce serves once */
+    if (e) {
+        if (count <= e->highest_nc || nc == 0)
+            return REG_NONCE_REPLAYED;
+        e->highest_nc = count;
+        return REG_NONCE_FRESH;
+    }
+    e = reg_xmalloc(sizeof *e);
+    e->issued_ms = issued;
+    e->highest_nc = count;
+    reg_strmap_put(n->counts, key, e);
+    return REG_NONCE_FRESH;
+}
+
+typedef struct sweep {
+    reg_strmap_t *map;
+    uint64_t now_ms, lifetime_ms;
+} sweep_t;
+
+static int sweep_one(const char *key, void *value, void *ud)
+{
+    sweep_t *s = ud;
+    nc_entry_t *e = value;
+    if (s->now_ms > e->issued_ms && s->now_ms - e->issued_ms > s->lifetime_ms) {
+        reg_strmap_remove(s->map, key);
+        free(e);
+    }
+    return 0;
+}
+
+void reg_nonces_sweep(reg_nonces_t *n, uint64_t now_ms, uint64_t lifetime_ms)
+{
+    sweep_t s = {.map = n->counts, .now_ms = now_ms, .lifetime_ms = lifetime_ms};
+    reg_strmap_each(n->counts, sweep_one, &s);
+}
+
+size_t reg_nonces_tracked(const reg_nonces_t *n)
+{
+    return reg_strmap_count(n->counts);
+}
+
+int reg_nonce_count_parse(const char *text, uint32_t *out)
+{
+    if (!text || strlen(text) != 8)
+        return -1;
+    uint32_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        int d = hex_value(text[i]);
+        if (d < 0)
+            return -1;
+        v = v << 4 | (uint32_t)d;
+    }
+    *out = v;
+    return 0;
+}

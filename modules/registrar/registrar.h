@@ -1,0 +1,103 @@
+/* The registrar module's state, shared by its glue files: registrar.c
+ * (parameters, lifecycle, hooks, Lua, metrics), register.c (REGISTER),
+ * authenticate.c (digest challenges and checks, brute-force accounting),
+ * invite_auth.c (INVITEs from registered devices), registrar_http.c (the
+ * management API). The pure parts they drive live in their own files. */
+#ifndef REGISTRAR_REGISTRAR_H
+#define REGISTRAR_REGISTRAR_H
+
+#include <sipswitch/module.h>
+#include <stdint.h>
+
+#include "accounts.h"
+#include "bindings.h"
+#include "blocklist.h"
+#include "digest.h"
+#include "nonce.h"
+#include "persist.h"
+
+/* Longest account name / AOR user the registrar takes. */
+#define REG_USER_MAX 128
+
+typedef struct registrar_settings {
+    uint32_t expire_s;           /* SS_ENDPOINT_EXPIRE */
+    uint32_t nat_expire_s;       /* SS_ENDPOINT_NAT_EXPIRE */
+    uint32_t min_expires_s;
+    int replace;                 /* SS_ENDPOINT_REGISTER_REPLACE */
+    int challenge_code;          /* SS_SIP_AUTHENTICATION_CODE: 401 or 407 */
+    char realm[128];
+    reg_digest_alg_t algs[REG_ALG_COUNT]; /* offered, in order of preference */
+    size_t n_algs;
+    uint64_t nonce_lifetime_ms;
+    size_t max_contacts;
+    int authenticate_invites;
+} registrar_settings_t;
+
+typedef struct registrar_stats {
+    sw_stat_t *bindings, *nat_bindings, *aors, *accounts;
+    sw_stat_t *registrations, *unregistrations, *expired, *refused;
+    sw_stat_t *challenges, *auth_failures, *stale, *replays;
+    sw_stat_t *blocked_ips, *suspended, *dropped_blocked;
+    sw_stat_t *invites_authenticated;
+    sw_stat_t *persist_queue, *persist_errors, *persist_dropped;
+} registrar_stats_t;
+
+typedef struct registrar {
+    const sw_api_t *api;
+    sw_module_t *self;
+    registrar_settings_t set;
+    reg_accounts_t *accounts;
+    reg_store_t *store;
+    reg_nonces_t *nonces;
+    reg_blocklist_t *blocked_ips;  /* SS_AUTHENTICATION_MAX_RETRY / _FAILED_SUSPEND, key: IP */
+    reg_blocklist_t *suspended;    /* SS_ENDPOINT_REGISTER_RETRY / _SUSPEND, key: "account@IP" */
+    reg_persist_t *persist;        /* NULL: bindings kept in memory only */
+    char *db_path;
+    uint32_t persist_interval_ms;
+    int announce_restored;         /* restored bindings still to be told to the other modules */
+    sw_timer_t *tick;
+    uint64_t ticks;
+    registrar_stats_t st;
+} registrar_t;
+
+extern registrar_t registrar;
+
+/* The source of a request: IP text and port. 0, or -1 (never for a
+ * request the core parsed). */
+int registrar_source(const sw_msg_t *req, char *ip, size_t iplen, unsigned *port);
+
+/* The account name in "sip:1001@example.com", "<sip:1001@host>" or
+ * "1001" (len bytes). 0, or -1. */
+int registrar_user_of(const char *text, size_t len, char *user, size_t ulen);
+
+/* Tells the other modules, the disk and the metrics about a change
+ * (a reg_change_fn; ud unused). */
+void registrar_on_change(const reg_binding_t *b, reg_change_t kind, void *ud);
+
+/* REGISTER (register.c). */
+sw_hook_result_t registrar_handle_register(sw_msg_t *req, const char *ip, unsigned port);
+
+/* INVITE outside a dialog (invite_auth.c). */
+sw_hook_result_t registrar_handle_invite(sw_msg_t *req, const char *ip);
+
+/* Digest authentication of a request (authenticate.c). `user` is who the
+ * request claims to be (the AOR's user for REGISTER, the From user for
+ * INVITE); the credentials must be that account's. SW_HOOK_CONTINUE when
+ * they are, with *account set; otherwise the request was answered (a
+ * challenge, 400, 403: SW_HOOK_HANDLED) or must be dropped (its IP just got
+ * blocked: SW_HOOK_DROP), which the caller returns from on_request. */
+sw_hook_result_t registrar_authenticate(sw_msg_t *req, const char *ip, const char *user, int is_register,
+                                        const reg_account_t **account);
+/* True when the request carries Digest credentials for our realm. */
+int registrar_has_credentials(const sw_msg_t *req);
+
+/* The key of an account's suspension from one source. */
+void registrar_suspend_key(const char *user, const char *ip, char *out, size_t len);
+
+/* GET/DELETE /api/v1/registrations... (registrar_http.c). */
+int registrar_http(sw_module_t *self, const char *method, const char *rest, const char *query, char **body);
+
+/* Where a call to this binding goes: "udp:ip:port" / "tcp:ip:port". */
+void registrar_binding_dest(const reg_binding_t *b, char *out, size_t len);
+
+#endif
