@@ -80,14 +80,8 @@ kam=$(command -v kamailio || echo /usr/sbin/kamailio)
 kamcmd=$(command -v kamcmd || echo /usr/sbin/kamcmd)
 mpath=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio*' | head -n1)")
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-work=$(mktemp -d /var/tmp/calls-bench.XXXXXX)
-cleanup() {
-    local p
-    for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null || true; done
-    if [ "$keep" = 1 ]; then echo "work dir kept: $work"; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
-cd "$work"
+. "$top/bench/lib.sh"
+bench_workdir calls-bench
 # a private copy: others may rebuild the tree while this runs
 cp "$build/sipswitch" "$work/sipswitch"
 mkdir -p "$work/modules"
@@ -109,23 +103,7 @@ label[sipswitch]="sipswitch (B2BUA, Lua route)"
 label[kamailio]="kamailio $kam_version (children=1)"
 label[kamailio8]="kamailio $kam_version (default children=8)"
 
-cat >"$work/route.lua" <<'LUA'
-function on_invite(call) return { "A", "B" } end
-LUA
-cat >"$work/sw.cfg" <<CFG
-[core]
-listen = udp:127.0.0.1:${sip_port[sipswitch]}
-http = 127.0.0.1:$http_port
-script = $work/route.lua
-log_level = warn
-load = gw_switch
-[mapping customer]
-source = 127.0.0.1
-[gateway A]
-address = 127.0.0.1:${gw_a[sipswitch]}
-[gateway B]
-address = 127.0.0.1:${gw_b[sipswitch]}
-CFG
+bench_sipswitch_cfg "$work/sw.cfg" "${sip_port[sipswitch]}" "$http_port" "${gw_a[sipswitch]}" "${gw_b[sipswitch]}"
 kam_cfg() { # NAME CHILDREN_LINE
     local n=$1
     cat >"$work/$n.cfg" <<CFG

@@ -114,10 +114,12 @@ typedef struct sw_msg_hdr {
  *    opaque body (multipart is not split).
  * `raw` always keeps the bytes that were received (NULL for a built message).
  *
- * A received message (sw_msg_parse) gets both views at once: libosip2
- * refusing it makes the parse fail. sw_msg_header_add()/remove()/set(),
- * sw_msg_set_body() and sw_msg_set_ruri() change both, and libosip2 judges
- * the new values.
+ * A received message (sw_msg_parse) gets both views, libosip2 refusing it
+ * makes the parse fail; except that a plain message (sip/plain.h: one whose
+ * shape libosip2 surely accepts, most traffic) gets libosip2's view only
+ * when something reads it or changes the message. sw_msg_header_add()/
+ * remove()/set(), sw_msg_set_body() and sw_msg_set_ruri() change both views,
+ * and libosip2 judges the new values.
  *
  * Built messages (sw_msg_new_request/response) are made for sending: the
  * start line is checked by the parser's own rules, and osip is only a cache,
@@ -143,6 +145,13 @@ struct sw_msg {
     bool built;                     /* made by sw_msg_new_request/response (see above) */
     bool folded;                    /* parsed: some header line was folded */
     bool header_nul;                /* parsed: a NUL byte sits in some header value */
+    /* A received message libosip2 surely accepts (sip/plain.h) gets its view
+     * only when something asks for it (sw_msg_osip, or a change to the
+     * message); meanwhile these are the To tag, top Via branch and CSeq
+     * method read from it, in plain_ids (NULL when absent). */
+    bool plain;
+    const char *plain_to_tag, *plain_branch, *plain_cseq_method;
+    char plain_ids[128];
     /* start line, as received */
     char *method;                   /* request method; NULL for responses */
     char *ruri;                     /* Request-URI text; NULL for responses */
@@ -266,6 +275,9 @@ bool sw_msg_header_name_is(const char *name, size_t name_len, const char *wanted
  * not SW_HDR_OTHER, or both are SW_HDR_OTHER and the names are equal
  * ignoring case (sw_msg_header_name_is). */
 sw_hdr_id_t sw_msg_header_id(const char *name, size_t name_len);
+
+/* An RFC 3261 25.1 token character (header names, methods, parameters). */
+bool sw_msg_is_token_char(unsigned char c);
 
 /* libosip2's view of m (see struct sw_msg), made now for a built message
  * that has none yet. NULL when libosip2 refuses what was built or memory

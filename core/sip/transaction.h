@@ -68,6 +68,12 @@ typedef struct sw_tx_settings {
     uint32_t non_invite_timeout_ms; /* timer F: 64*T1 = 32000; also timer J (server non-INVITE keeps
                                      absorbing retransmissions as long as the client sends them) */
     uint32_t invite_server_timeout_ms; /* timer H / L: 64*T1 = 32000 (ACK / 2xx-ACK wait) */
+    uint32_t linger_slot_ms;      /* 100: the timers of a transaction that has its final response
+                                     (D, H, I, J, K, L, M: absorbing retransmissions, waiting for an
+                                     ACK) expire at the next multiple of this many ms, so that the
+                                     transactions of the same slot end in one loop wake-up instead of
+                                     one each; 0 makes them exact. Retransmissions (A, E, G) and the
+                                     timeouts of pending transactions (B, F) are always exact. */
     bool force_rport;             /* UDP responses to the source port (core param force_rport) */
 } sw_tx_settings_t;
 

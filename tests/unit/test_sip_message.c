@@ -1,7 +1,8 @@
 /* The SIP message itself (core/sip/message.c): header ids and lookups by
- * name, the two ways a received message reaches libosip2 (its own bytes, or
- * a rendering of our scan when they need changes first), and the text room
- * a parsed message's fields live in. */
+ * name, the ways a received message reaches libosip2 (its own bytes, a
+ * rendering of our scan when they need changes first, or not at all for a
+ * plain message, sip/plain.c, held here to agree with libosip2), and the
+ * text room a parsed message's fields live in. */
 #include "config.h"
 
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <osipparser2/osip_parser.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -241,7 +243,7 @@ static void test_received_views(void **state)
         assert_string_equal(sw_msg_cseq_method(m), strchr(cseq, ' ') + 1);
         osip_message_t *osip = sw_msg_osip(m);
         assert_non_null(osip);
-        assert_ptr_equal(osip, m->osip); /* a received message has it from the start */
+        assert_ptr_equal(osip, m->osip); /* kept (made now for a plain message) */
         assert_non_null(osip->call_id);
         assert_string_equal(osip->call_id->number, "raw-1"); /* the first one */
         assert_string_equal(osip->call_id->host, "192.0.2.1");
@@ -306,6 +308,319 @@ static void test_text_room_bound(void **state)
     free(text);
 }
 
+
+/* ---- plain messages (sip/plain.c) ----------------------------------------- */
+
+/* Messages as carriers, PBXs and proxies send them: each must be plain, or
+ * the call path pays libosip2's parse again. */
+static const char *const plain_seeds[] = {
+    "INVITE sip:4420@127.0.0.1:25160 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-31-1-0;rport\r\n"
+    "From: <sip:1001@127.0.0.1:5060>;tag=31SIPpTag001\r\n"
+    "To: <sip:4420@127.0.0.1:25160>\r\n"
+    "Call-ID: 1-31@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\n"
+    "Contact: <sip:1001@127.0.0.1:5060>\r\n"
+    "Max-Forwards: 70\r\n"
+    "Content-Type: application/sdp\r\n"
+    "Content-Length: 26\r\n\r\n"
+    "v=0\r\no=caller 1 1 IN IP4 x\r\n",
+    "SIP/2.0 180 Ringing\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:25160;branch=z9hG4bKb1f0c9a3d2;rport=25160\r\n"
+    "From: \"Switch\" <sip:1001@127.0.0.1>;tag=a73kszlfl\r\n"
+    "To: <sip:4420@127.0.0.1:25171>;tag=31GW1\r\n"
+    "Call-ID: 8e1f0a2b77c4@127.0.0.1\r\n"
+    "CSeq: 1 INVITE\r\n"
+    "Contact: <sip:gw@127.0.0.1:25171>\r\n"
+    "Content-Length: 0\r\n\r\n",
+    "SIP/2.0 200 OK\r\n"
+    "v: SIP/2.0/TCP [2001:db8::9]:5061;branch=z9hG4bK77;received=192.0.2.7\r\n"
+    "f: Alice Smith <sips:alice@example.com>;tag=9fxced76sl\r\n"
+    "t: sip:bob@example.com;tag=8321234356\r\n"
+    "i: 3848276298220188511@atlanta.example.com\r\n"
+    "CSeq: 314159 INVITE\r\n"
+    "m: <sip:bob@[2001:db8::10]:5080;transport=tcp>;expires=60\r\n"
+    "Record-Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
+    "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n"
+    "Supported: 100rel, timer\r\n"
+    "c: application/sdp; charset=utf-8\r\n"
+    "l: 0\r\n\r\n",
+    "BYE sip:gw@127.0.0.1:25171;transport=udp SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKnashds8\r\n"
+    "Via: SIP/2.0/UDP edge.example.net;branch=z9hG4bK.x-y_z\r\n"
+    "Route: <sip:edge.example.net;lr>\r\n"
+    "From: sip:+4420123@carrier.example;tag=1928301774\r\n"
+    "To: \"Bob\" <tel:+4420987;phone-context=example.com>;tag=a6c85cf\r\n"
+    "Call-ID: a84b4c76e66710\r\n"
+    "CSeq: 2 BYE\r\n"
+    "P-Asserted-Identity: \"Alice, A.\" <sip:alice@example.com>\r\n"
+    "User-Agent: Some PBX (build 42), really\r\n\r\n",
+    "REGISTER sips:registrar.example.com SIP/2.0\r\n"
+    "Via: SIP/2.0/TLS client.example.com:5061;branch=z9hG4bKnashd92;rport\r\n"
+    "From: Bob <sips:bob@example.com>;tag=ja743ks76zlflH\r\n"
+    "To: Bob <sips:bob@example.com>\r\n"
+    "Call-ID: 1j9FpLxk3uxtm8tn@client.example.com\r\n"
+    "CSeq: 2 REGISTER\r\n"
+    "Contact: *\r\n"
+    "Expires: 0\r\n"
+    "Authorization: Digest username=\"bob\", realm=\"example.com\", nonce=\"ea9c8e88df84f1cec4341ae6cbe5a359\"\r\n"
+    "Content-Length: 0\r\n\r\n",
+    "OPTIONS tel:+14085551234 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 192.0.2.4;branch=z9hG4bKopt\r\n"
+    "From: <sip:probe@192.0.2.4>;tag=p1\r\n"
+    "To: <tel:+14085551234>\r\n"
+    "Call-ID: opt-1\r\n"
+    "CSeq: 7 OPTIONS\r\n"
+    "Accept: application/sdp\r\n\r\n",
+};
+
+/* Shapes that are not plain: libosip2 decides for them. */
+static const char *const not_plain_seeds[] = {
+    "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\n"
+    "Call-ID: x\r\nCSeq: 1\r\n INVITE\r\n\r\n",                                  /* folded */
+    "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1, SIP/2.0/UDP g\r\nFrom: <sip:a@b>;tag=1\r\n"
+    "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",                    /* a Via list */
+    "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: \"a\\\"b\" <sip:a@b>;tag=1\r\n"
+    "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",                    /* an escape */
+    "INVITE sip:%61@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+    "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",                    /* an escaped user */
+    "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+    "To: <sip:c@d>;TAG=x\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",              /* a tag in capitals */
+    "INVITE urn:service:sos SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+    "To: <sip:c@d>\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\n\r\n",                    /* another scheme */
+    "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\n"
+    "To: <sip:c@d>;tag=one\r\nCall-ID: x\r\nCSeq: 1 INVITE\r\nTo: <sip:c@d>;tag=two\r\n\r\n", /* two To */
+};
+
+static char *xstrdup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+typedef struct plain_tally {
+    size_t parsed, plain;
+} plain_tally_t;
+
+/* Parses buf[0..len); when the message is plain, libosip2 must then make its
+ * view, and read the same To tag, top Via branch and CSeq method from it as
+ * plain.c did. Returns whether the message was plain. */
+static bool check_plain_agrees(const char *buf, size_t len, plain_tally_t *tally)
+{
+    sw_msg_t *m = sw_msg_parse(buf, len, NULL);
+    if (m == NULL)
+        return false;
+    tally->parsed++;
+    bool plain = m->plain;
+    if (plain) {
+        tally->plain++;
+        assert_null(m->osip);
+        char *tag = xstrdup_or_null(sw_msg_to_tag(m));
+        char *branch = xstrdup_or_null(sw_msg_top_via_branch(m));
+        char *method = xstrdup_or_null(sw_msg_cseq_method(m));
+        if (sw_msg_osip(m) == NULL)
+            fail_msg("plain, but libosip2 refuses it:\n%.*s", (int)len, buf);
+        if (!same_text(tag, sw_msg_to_tag(m)) || !same_text(branch, sw_msg_top_via_branch(m)) ||
+            !same_text(method, sw_msg_cseq_method(m)))
+            fail_msg("plain.c read tag %s branch %s method %s, libosip2 %s %s %s:\n%.*s", tag ? tag : "-",
+                     branch ? branch : "-", method ? method : "-", sw_msg_to_tag(m) ? sw_msg_to_tag(m) : "-",
+                     sw_msg_top_via_branch(m) ? sw_msg_top_via_branch(m) : "-",
+                     sw_msg_cseq_method(m) ? sw_msg_cseq_method(m) : "-", (int)len, buf);
+        free(tag);
+        free(branch);
+        free(method);
+    }
+    sw_msg_free(m);
+    return plain;
+}
+
+/* Every byte of the start line and headers replaced by each of these, then
+ * deleted, then doubled (after the word-level changes below): the edges of
+ * plain.c's shapes. */
+static const char mutations[] = " \t;:<>\"@,=/[]?%\\(0aZ.-";
+
+/* text with [at, at + cut) replaced by `put`, checked. */
+static void splice_and_check(const char *text, size_t len, size_t at, size_t cut, const char *put, size_t put_len,
+                             plain_tally_t *tally)
+{
+    char *buf = malloc(len - cut + put_len + 1);
+    assert_non_null(buf);
+    memcpy(buf, text, at);
+    memcpy(buf + at, put, put_len);
+    memcpy(buf + at + put_len, text + at + cut, len - at - cut);
+    check_plain_agrees(buf, len - cut + put_len, tally);
+    free(buf);
+}
+
+static bool word_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+/* Word-level changes: every run of letters and digits dropped, in capitals,
+ * or one letter; every ";parameter" doubled. (Empty hosts, users, values and
+ * names, parameters in other letter case and twice.) */
+static void mutate_words_and_check(const char *text, size_t head, plain_tally_t *tally)
+{
+    size_t len = strlen(text);
+    for (size_t i = 0; i < head;) {
+        if (text[i] == ';') {
+            size_t e = i + 1;
+            while (e < head && text[e] != ';' && text[e] != '>' && text[e] != ',' && text[e] != '\r')
+                e++;
+            splice_and_check(text, len, i, 0, text + i, e - i, tally);
+        }
+        if (!word_char(text[i])) {
+            i++;
+            continue;
+        }
+        size_t e = i;
+        char upper[256];
+        while (e < head && word_char(text[e])) {
+            if (e - i < sizeof upper)
+                upper[e - i] = (char)(text[e] >= 'a' && text[e] <= 'z' ? text[e] - 'a' + 'A' : text[e]);
+            e++;
+        }
+        splice_and_check(text, len, i, e - i, "", 0, tally);
+        splice_and_check(text, len, i, e - i, "x", 1, tally);
+        if (e - i <= sizeof upper)
+            splice_and_check(text, len, i, e - i, upper, e - i, tally);
+        i = e;
+    }
+}
+
+/* Every header line dropped, and doubled. */
+static void mutate_lines_and_check(const char *text, size_t head, plain_tally_t *tally)
+{
+    size_t len = strlen(text);
+    const char *first = strstr(text, "\r\n");
+    for (size_t i = first != NULL ? (size_t)(first - text) + 2 : head; i < head;) {
+        const char *eol = strstr(text + i, "\r\n");
+        size_t e = eol != NULL ? (size_t)(eol - text) + 2 : len;
+        splice_and_check(text, len, i, e - i, "", 0, tally);
+        splice_and_check(text, len, i, 0, text + i, e - i, tally);
+        i = e;
+    }
+}
+
+static void mutate_and_check(const char *text, plain_tally_t *tally)
+{
+    size_t len = strlen(text);
+    const char *end_of_headers = strstr(text, "\r\n\r\n");
+    size_t head = end_of_headers != NULL ? (size_t)(end_of_headers - text) : len;
+    mutate_lines_and_check(text, head, tally);
+    mutate_words_and_check(text, head, tally);
+    char *buf = malloc(len + 2);
+    assert_non_null(buf);
+    for (size_t i = 0; i < head; i++) {
+        if (text[i] == '\r' || text[i] == '\n')
+            continue;
+        for (size_t k = 0; k < sizeof mutations - 1; k++) {
+            memcpy(buf, text, len);
+            buf[i] = mutations[k];
+            check_plain_agrees(buf, len, tally);
+        }
+        memcpy(buf, text, i);
+        memcpy(buf + i, text + i + 1, len - i - 1);
+        check_plain_agrees(buf, len - 1, tally);
+        memcpy(buf, text, i + 1);
+        memcpy(buf + i + 1, text + i, len - i);
+        check_plain_agrees(buf, len + 1, tally);
+    }
+    free(buf);
+}
+
+/* Runs the check over every file of a directory (a whole file as one
+ * message); returns how many files. */
+static size_t check_plain_dir(const char *dir, plain_tally_t *tally)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    size_t files = 0;
+    struct dirent *e;
+    static char buf[65536];
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (f == NULL)
+            continue;
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        files++;
+        check_plain_agrees(buf, n, tally);
+    }
+    closedir(d);
+    return files;
+}
+
+/* plain.c's promise (a plain message is one libosip2 accepts, read the same
+ * way) against libosip2 itself: the seeds, every byte-level mutation of
+ * them, the RFC 4475 torture messages, and the directory named by
+ * SW_PLAIN_CORPUS if set (e.g. the fuzzers' corpus). */
+static void test_plain_messages_agree_with_libosip2(void **state)
+{
+    (void)state;
+    plain_tally_t tally = {0};
+    for (size_t i = 0; i < sizeof plain_seeds / sizeof plain_seeds[0]; i++) {
+        if (!check_plain_agrees(plain_seeds[i], strlen(plain_seeds[i]), &tally))
+            fail_msg("seed %zu is not plain:\n%s", i, plain_seeds[i]);
+        mutate_and_check(plain_seeds[i], &tally);
+    }
+    for (size_t i = 0; i < sizeof not_plain_seeds / sizeof not_plain_seeds[0]; i++) {
+        size_t before = tally.parsed;
+        if (check_plain_agrees(not_plain_seeds[i], strlen(not_plain_seeds[i]), &tally))
+            fail_msg("seed %zu is plain:\n%s", i, not_plain_seeds[i]);
+        assert_int_equal(tally.parsed, before + 1); /* libosip2 takes it */
+    }
+    printf("# mutations: %zu parsed, %zu of them plain\n", tally.parsed, tally.plain);
+    /* the mutations reach both sides of the rule */
+    assert_true(tally.plain > 1000);
+    assert_true(tally.parsed - tally.plain > 1000);
+    plain_tally_t rfc = {0};
+    size_t files = check_plain_dir(SW_TESTDATA_DIR "/rfc4475", &rfc);
+    printf("# RFC 4475: %zu files, %zu parsed, %zu plain\n", files, rfc.parsed, rfc.plain);
+    const char *corpus = getenv("SW_PLAIN_CORPUS");
+    if (corpus != NULL) {
+        plain_tally_t more = {0};
+        files = check_plain_dir(corpus, &more);
+        printf("# %s: %zu files, %zu parsed, %zu plain\n", corpus, files, more.parsed, more.plain);
+    }
+}
+
+/* A plain message gets libosip2's view before it changes, so libosip2
+ * judges what is added (a second From) and the readings follow the change. */
+static void test_plain_message_changes(void **state)
+{
+    (void)state;
+    sw_msg_t *m = parse_text(plain_seeds[0]);
+    assert_true(m->plain);
+    assert_null(sw_msg_to_tag(m));
+    assert_string_equal(sw_msg_top_via_branch(m), "z9hG4bK-31-1-0");
+    assert_string_equal(sw_msg_cseq_method(m), "INVITE");
+    assert_int_equal(sw_msg_header_add(m, "From", "<sip:second@example.com>"), -1);
+    assert_non_null(m->osip);
+    assert_int_equal(sw_msg_header_set(m, "To", "<sip:4420@127.0.0.1:25160>;tag=now"), 0);
+    assert_string_equal(sw_msg_to_tag(m), "now");
+    assert_int_equal(sw_msg_header_set(m, "CSeq", "2 BYE"), 0);
+    assert_string_equal(sw_msg_cseq_method(m), "BYE");
+    sw_msg_free(m);
+
+    sw_msg_t *r = parse_text(plain_seeds[1]);
+    assert_true(r->plain);
+    assert_int_equal(sw_msg_header_remove(r, "Via"), 1);
+    assert_null(sw_msg_top_via_branch(r));
+    assert_string_equal(sw_msg_method(r), "INVITE"); /* a response's method is its CSeq's */
+    sw_msg_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +628,8 @@ int main(void)
         cmocka_unit_test(test_lookup_matches_names),
         cmocka_unit_test(test_received_views),
         cmocka_unit_test(test_text_room_bound),
+        cmocka_unit_test(test_plain_messages_agree_with_libosip2),
+        cmocka_unit_test(test_plain_message_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -282,6 +282,7 @@ static void configure(const uint32_t *schedule, size_t n)
     s.t4_ms = 50;
     s.non_invite_timeout_ms = 320;
     s.invite_server_timeout_ms = 320;
+    s.linger_slot_ms = 0; /* exact timers: the tests below time them (slots: test_finished_timers_share_slots) */
     s.force_rport = true;
     sw_tx_configure(&s);
 }
@@ -1055,6 +1056,66 @@ static void test_client_non_invite_schedule_and_timer_f(void **state)
     assert_int_equal(rec2.timeouts, 0);
 }
 
+/* The timers of finished transactions (K here) expire at slot boundaries:
+ * three transactions answered 7 ms apart end in one timer run (the same loop
+ * time) at the first boundary after their T4, while retransmissions keep
+ * their exact schedule. */
+static void on_terminated_record_time(sw_tx_t *tx, void *ud)
+{
+    (void)tx;
+    *(uint64_t *)ud = uv_now(loop);
+}
+
+static void test_finished_timers_share_slots(void **state)
+{
+    (void)state;
+    enum { SLOT = 80, T4 = 50, N = 3 };
+    sw_tx_settings_t s;
+    sw_tx_default_settings(&s);
+    assert_int_equal(s.linger_slot_ms, 100); /* the default */
+    memcpy(s.resend_ms, default_schedule, sizeof default_schedule);
+    s.n_resend = 3;
+    s.t1_ms = 5;
+    s.t4_ms = T4;
+    s.linger_slot_ms = SLOT;
+    sw_tx_configure(&s);
+    static const sw_tx_client_cbs_t cbs = {.on_terminated = on_terminated_record_time};
+    sw_tx_destination_t d;
+    udp_to_ua(&d);
+    uint64_t answered[N + 1], ended[N + 1] = {0};
+    char branch[N + 1][32];
+    for (int i = 0; i <= N; i++) {
+        snprintf(branch[i], sizeof branch[i], "z9hG4bKslot%d", i);
+        if (i == 1) {
+            /* start the three just after a boundary minus T4, so one slot holds them */
+            uv_update_time(loop);
+            run_for((unsigned)((2 * SLOT - (uv_now(loop) + T4) % SLOT + 3) % SLOT));
+        }
+        size_t len;
+        char *req = client_request("OPTIONS", branch[i], "slot@test", &len);
+        assert_non_null(sw_tx_client_send("OPTIONS", branch[i], req, len, &d, NULL, &cbs, &ended[i]));
+        free(req);
+        if (i == 0) {
+            /* the schedule stays exact: sent at 0, again 10 ms later (not at a boundary) */
+            run_for(15);
+            assert_int_equal(count_starting(&ua, "OPTIONS "), 2);
+            assert_gaps(&ua, "OPTIONS ", default_schedule, 1);
+        }
+        uv_update_time(loop);
+        answered[i] = uv_now(loop);
+        assert_true(respond(200, branch[i], "slot@test", "OPTIONS", "g"));
+        run_for(7);
+    }
+    assert_true(run_until(no_transactions, NULL, 1000));
+    for (int i = 0; i <= N; i++) {
+        assert_true(ended[i] >= answered[i] + T4);
+        assert_true(ended[i] < answered[i] + T4 + SLOT + 30);
+    }
+    for (int i = 2; i <= N; i++)
+        assert_int_equal(ended[i], ended[1]);
+    configure(default_schedule, 3);
+}
+
 static void test_client_detach_stops_callbacks_and_cancels(void **state)
 {
     (void)state;
@@ -1342,6 +1403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_client_2xx_goes_to_tu, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_cancel_waits_for_provisional, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_non_invite_schedule_and_timer_f, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_finished_timers_share_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_detach_stops_callbacks_and_cancels, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_refuses_what_it_cannot_send, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_tcp_no_retransmission_and_pooled_connection, setup, teardown),
