@@ -83,6 +83,13 @@ struct sw_lua_value {
 
 #define SW_LUA_INLINE_RESULTS 8
 
+/* Marks in the stored results around the fields of a table (lua_push_table
+ * .. lua_table_end): outside sw_lua_type_t's range, never seen by modules. */
+#define SW_LUA_TABLE_BEGIN ((sw_lua_type_t)100)
+#define SW_LUA_TABLE_END ((sw_lua_type_t)101)
+/* Tables inside tables, at most (a module bug beyond: the rest is dropped). */
+#define SW_LUA_MAX_TABLE_DEPTH 16
+
 /* Results and error of a module function. Lives on the C stack of the
  * closure; only malloc'd memory is used while the module runs. */
 struct sw_lua_ret {
@@ -91,6 +98,7 @@ struct sw_lua_ret {
     size_t count, capacity;
     bool out_of_memory;            /* a push could not be stored */
     bool failed;                   /* sw_lua_error was called */
+    int open_tables;               /* lua_push_table without its lua_table_end yet */
     char message[512];
 };
 
@@ -301,23 +309,52 @@ static struct sw_lua_value *new_result(sw_lua_ret_t *r)
     return &r->values[r->count++];
 }
 
+/* Pushes stored result *i (a scalar, or a whole table with its fields) and
+ * moves *i past it. */
+static void push_stored_value(lua_State *L, const struct sw_lua_ret *r, size_t *i)
+{
+    const struct sw_lua_value *v = &r->values[(*i)++];
+    switch ((int)v->type) { /* the table marks are outside the enum */
+    case SW_LUA_BOOLEAN: lua_pushboolean(L, v->u.boolean); break;
+    case SW_LUA_INTEGER: lua_pushinteger(L, (lua_Integer)v->u.integer); break;
+    case SW_LUA_NUMBER: lua_pushnumber(L, v->u.number); break;
+    case SW_LUA_STRING: lua_pushlstring(L, v->u.str.data, v->u.str.len); break;
+    case SW_LUA_TABLE_BEGIN:
+        luaL_checkstack(L, 3, "nested results");
+        lua_newtable(L);
+        /* key, value pairs up to the matching end; a nil key or value, or a
+         * key without a value, sets nothing */
+        while (*i < r->count && r->values[*i].type != SW_LUA_TABLE_END) {
+            push_stored_value(L, r, i);
+            if (*i >= r->count || r->values[*i].type == SW_LUA_TABLE_END) {
+                lua_pop(L, 1);
+                break;
+            }
+            push_stored_value(L, r, i);
+            bool nan_key = lua_type(L, -2) == LUA_TNUMBER && lua_tonumber(L, -2) != lua_tonumber(L, -2);
+            if (lua_isnil(L, -2) || lua_isnil(L, -1) || nan_key)
+                lua_pop(L, 2);
+            else
+                lua_settable(L, -3);
+        }
+        if (*i < r->count)
+            (*i)++; /* the end mark */
+        break;
+    default: lua_pushnil(L); break; /* nil, or a stray end mark */
+    }
+}
+
 /* Protected helper: pushes the stored results (arg 1: the sw_lua_ret). */
 static int push_stored_results(lua_State *L)
 {
     const struct sw_lua_ret *r = lua_touserdata(L, 1);
     lua_pop(L, 1);
-    luaL_checkstack(L, (int)r->count, "too many results");
-    for (size_t i = 0; i < r->count; i++) {
-        const struct sw_lua_value *v = &r->values[i];
-        switch (v->type) {
-        case SW_LUA_BOOLEAN: lua_pushboolean(L, v->u.boolean); break;
-        case SW_LUA_INTEGER: lua_pushinteger(L, (lua_Integer)v->u.integer); break;
-        case SW_LUA_NUMBER: lua_pushnumber(L, v->u.number); break;
-        case SW_LUA_STRING: lua_pushlstring(L, v->u.str.data, v->u.str.len); break;
-        default: lua_pushnil(L); break;
-        }
+    int n = 0;
+    for (size_t i = 0; i < r->count; n++) {
+        luaL_checkstack(L, 1, "too many results");
+        push_stored_value(L, r, &i);
     }
-    return (int)r->count;
+    return n;
 }
 
 /* The C closure behind every sw.<module>.<name>. Upvalue: its binding. */
@@ -333,6 +370,8 @@ static int call_module_function(lua_State *L)
     ret.capacity = SW_LUA_INLINE_RESULTS;
 
     int rc = b->func.fn(b->self, &args, &ret);
+    while (ret.open_tables > 0 && !ret.out_of_memory) /* a table the module left open ends here */
+        sw_lua_table_end(&ret);
 
     /* From here on Lua may raise again: nothing the module owns is live. */
     if (rc != 0 || ret.failed) {
@@ -423,6 +462,30 @@ const char *sw_lua_arg_str(const sw_lua_args_t *a, size_t i, size_t *len)
         return NULL;
     }
     return lua_tolstring(a->L, slot, len);
+}
+
+void sw_lua_push_table(sw_lua_ret_t *r)
+{
+    if (r->open_tables >= SW_LUA_MAX_TABLE_DEPTH) {
+        r->out_of_memory = true; /* reported as a failed push */
+        return;
+    }
+    struct sw_lua_value *v = new_result(r);
+    if (v) {
+        v->type = SW_LUA_TABLE_BEGIN;
+        r->open_tables++;
+    }
+}
+
+void sw_lua_table_end(sw_lua_ret_t *r)
+{
+    if (r->open_tables <= 0)
+        return; /* no table open: nothing to end */
+    struct sw_lua_value *v = new_result(r);
+    if (v) {
+        v->type = SW_LUA_TABLE_END;
+        r->open_tables--;
+    }
 }
 
 void sw_lua_push_nil(sw_lua_ret_t *r)

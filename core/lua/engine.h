@@ -141,6 +141,8 @@ void sw_lua_push_bool(sw_lua_ret_t *r, int v);
 void sw_lua_push_int(sw_lua_ret_t *r, int64_t v);
 void sw_lua_push_number(sw_lua_ret_t *r, double v);
 void sw_lua_push_str(sw_lua_ret_t *r, const char *s, size_t len);
+void sw_lua_push_table(sw_lua_ret_t *r);
+void sw_lua_table_end(sw_lua_ret_t *r);
 int sw_lua_error(sw_lua_ret_t *r, const char *fmt, ...) SW_PRINTF(2, 3);
 
 #endif

@@ -348,6 +348,8 @@ static const sw_api_t api_table = {
     .binding_event = api_binding_event,
     .http_route = sw_mgmt_module_route,
     .send_raw = sw_uac_send_raw,
+    .lua_push_table = sw_lua_push_table,
+    .lua_table_end = sw_lua_table_end,
     .dialplan_apply = sw_dialplan_api_apply,
 };
 

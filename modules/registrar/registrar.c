@@ -407,9 +407,10 @@ static void tick(sw_module_t *self, void *arg)
 
 /* ---- Lua ----------------------------------------------------------------------------------- */
 
-/* sw.registrar.lookup(aor_or_user) -> uri, dest, account, expires, behind_nat
- * (nil when not registered): the pieces of a route chain element
- * { uri = uri, dest = dest }. */
+/* sw.registrar.lookup(aor_or_user) -> { uri, dest, account, expires,
+ * behind_nat, gateway } (nil when not registered): a route chain element as
+ * it is (uri, dest, and gateway as its label), with what else the script
+ * may want to know. */
 static int lua_lookup(sw_module_t *self, const sw_lua_args_t *args, sw_lua_ret_t *ret)
 {
     (void)self;
@@ -427,11 +428,22 @@ static int lua_lookup(sw_module_t *self, const sw_lua_args_t *args, sw_lua_ret_t
     }
     char dest[128];
     registrar_binding_dest(b, dest, sizeof dest);
+    char label[REG_USER_MAX + 16];
+    snprintf(label, sizeof label, "device:%s", b->aor->user);
+    api->lua_push_table(ret);
+    api->lua_push_str(ret, "uri", 3);
     api->lua_push_str(ret, b->contact, strlen(b->contact));
+    api->lua_push_str(ret, "dest", 4);
     api->lua_push_str(ret, dest, strlen(dest));
+    api->lua_push_str(ret, "gateway", 7);
+    api->lua_push_str(ret, label, strlen(label));
+    api->lua_push_str(ret, "account", 7);
     api->lua_push_str(ret, b->aor->user, strlen(b->aor->user));
+    api->lua_push_str(ret, "expires", 7);
     api->lua_push_int(ret, reg_binding_seconds_left(b, now));
+    api->lua_push_str(ret, "behind_nat", 10);
     api->lua_push_bool(ret, b->behind_nat);
+    api->lua_table_end(ret);
     return 0;
 }
 
@@ -452,7 +464,7 @@ static int lua_caller_number(sw_module_t *self, const sw_lua_args_t *args, sw_lu
 
 static const sw_lua_func_t registrar_lua[] = {
     {.size = sizeof(sw_lua_func_t), .name = "lookup", .args = "s", .fn = lua_lookup,
-     .doc = "lookup(aor_or_user) -> uri, dest, account, expires, behind_nat; nil when not registered"},
+     .doc = "lookup(aor_or_user) -> { uri, dest, gateway, account, expires, behind_nat }, a route chain element; nil when not registered"},
     {.size = sizeof(sw_lua_func_t), .name = "caller_number", .args = "s", .fn = lua_caller_number,
      .doc = "caller_number(account) -> the account's caller_number, or nil"},
     {0},

@@ -69,6 +69,7 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     api->binding_event(self, &ev);
     EXPECT(api->http_route(self, "calls", NULL) == -1, "http_route");
     EXPECT(api->send_raw(SW_TRANSPORT_UDP, 0, "not-an-address", "HELLO", 5) == -1, "send_raw");
+    EXPECT(api->lua_push_table != NULL && api->lua_table_end != NULL, "lua_push_table");
     char number[16] = "x";
     EXPECT(api->dialplan_apply("probe-no-such-plan", "4420", number, sizeof number) == -1 && number[0] != 'x',
            "dialplan_apply");

@@ -29,8 +29,9 @@ printf '# name,password[,caller_number[,allowed_ips]]\n3000,secret3000,442070000
 # the route script answers with what sw.registrar.lookup gives, in the reason phrase
 cat >"$WORK/route.lua" <<'LUA'
 function on_invite(call)
-  local uri, dest, account, expires, nat = sw.registrar.lookup(call.callee)
-  return call:reject(480, table.concat({tostring(uri), tostring(dest), tostring(account), tostring(nat)}, " "))
+  local d = sw.registrar.lookup(call.callee) or {}
+  return call:reject(480, table.concat({tostring(d.uri), tostring(d.dest), tostring(d.account), tostring(d.behind_nat),
+                                        tostring(d.gateway), math.type(d.expires) or "nil"}, " "))
 end
 LUA
 registrar_cfg
@@ -105,9 +106,9 @@ check "three contacts: the 200 lists them all (and the earlier one of this devic
 invite_to() { sip_udp - --template <<<"$(request_msg INVITE | sed "s/^INVITE sip:switch@/INVITE sip:$1@/")"; }
 out=$(invite_to 1001)
 check "lookup: no q counts as 1.0, the best one goes first (udp, its contact)" \
-    grep -q "480 sip:1001@127.0.0.1:5073 udp:127.0.0.1:5073 1001 false" <<<"$out"
+    grep -q "480 sip:1001@127.0.0.1:5073 udp:127.0.0.1:5073 1001 false device:1001 integer" <<<"$out"
 out=$(invite_to sip:nobody)
-check "lookup of an unregistered user: nil" grep -q "480 nil nil nil nil" <<<"$out"
+check "lookup of an unregistered user: nil" grep -q "480 nil nil nil nil nil nil" <<<"$out"
 
 # 8. CSeq out of order within one Call-ID: 500, nothing changed
 reg order --user 1001 --password secret1001 --call-id port-1 --cseq 3 --no-contact \

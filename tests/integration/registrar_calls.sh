@@ -29,8 +29,8 @@ function on_invite(call)
     if call.account ~= "1001" or call.source ~= "1001" then return call:reject(403, "unexpected account") end
     return { "gw" }
   end
-  local uri, dest = sw.registrar.lookup(call.callee)
-  if uri then return { { uri = uri, dest = dest } } end
+  local device = sw.registrar.lookup(call.callee)
+  if device then return { device } end
   return call:reject(404, "Not registered")
 end
 LUA

@@ -20,8 +20,8 @@ cfg() { # the accounts to define
 }
 cat >"$WORK/route.lua" <<'LUA'
 function on_invite(call)
-  local uri, dest = sw.registrar.lookup(call.callee)
-  return call:reject(480, tostring(uri) .. " " .. tostring(dest))
+  local d = sw.registrar.lookup(call.callee) or {}
+  return call:reject(480, tostring(d.uri) .. " " .. tostring(d.dest))
 end
 LUA
 reg() { local n=$1; shift; $UA --password "pw$1" --user "$@" >"$WORK/$n.out" 2>&1; }

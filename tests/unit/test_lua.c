@@ -763,6 +763,40 @@ static int fake_types(sw_module_t *self, const sw_lua_args_t *a, sw_lua_ret_t *r
     return 0;
 }
 
+/* "": tables as results: { uri = ..., n = 5, inner = { 1, 2 }, [2] = true },
+ * pairs with a nil key or value left out, a second table left open (the
+ * engine ends it), then a scalar after the first table. */
+static int fake_tables(sw_module_t *self, const sw_lua_args_t *a, sw_lua_ret_t *r)
+{
+    (void)self, (void)a;
+    sw_lua_push_table(r);
+    sw_lua_push_str(r, "uri", 3);
+    sw_lua_push_str(r, "sip:1001@h", 10);
+    sw_lua_push_str(r, "n", 1);
+    sw_lua_push_int(r, 5);
+    sw_lua_push_str(r, "inner", 5);
+    sw_lua_push_table(r);
+    sw_lua_push_int(r, 1);
+    sw_lua_push_str(r, "one", 3);
+    sw_lua_push_int(r, 2);
+    sw_lua_push_str(r, "two", 3);
+    sw_lua_table_end(r);
+    sw_lua_push_int(r, 2);
+    sw_lua_push_bool(r, 1);
+    sw_lua_push_nil(r); /* nil key: pair left out */
+    sw_lua_push_int(r, 9);
+    sw_lua_push_str(r, "gone", 4);
+    sw_lua_push_nil(r); /* nil value: pair left out */
+    sw_lua_push_str(r, "odd", 3); /* a key without value */
+    sw_lua_table_end(r);
+    sw_lua_table_end(r); /* nothing open: ignored */
+    sw_lua_push_str(r, "after", 5);
+    sw_lua_push_table(r); /* left open */
+    sw_lua_push_str(r, "k", 1);
+    sw_lua_push_str(r, "v", 1);
+    return 0;
+}
+
 /* "": calls back into the engine, which must refuse. */
 static int fake_nest(sw_module_t *self, const sw_lua_args_t *a, sw_lua_ret_t *r)
 {
@@ -786,6 +820,7 @@ static const sw_lua_func_t fake_funcs[] = {
     {.size = sizeof(sw_lua_func_t), .name = "count", .args = "i", .fn = fake_count},
     {.size = sizeof(sw_lua_func_t), .name = "types", .args = "|a*", .fn = fake_types},
     {.size = sizeof(sw_lua_func_t), .name = "nest", .args = NULL, .fn = fake_nest},
+    {.size = sizeof(sw_lua_func_t), .name = "tables", .args = "", .fn = fake_tables},
     {.size = sizeof(sw_lua_func_t), .name = "badspec", .args = "s*i", .fn = fake_join},
     {.size = 0}};
 
@@ -888,6 +923,13 @@ static const char module_script[] =
     "function misc()\n"
     "  return tostring(sw.fake.badspec) .. ' ' .. type(sw.log) .. ' ' .. type(sw.version)\n"
     "end\n"
+    "function tables()\n"
+    "  local t, s, open, extra = sw.fake.tables()\n"
+    "  local keys = 0\n"
+    "  for _ in pairs(t) do keys = keys + 1 end\n"
+    "  return table.concat({t.uri, t.n, t.inner[1], t.inner[2], tostring(t[2]), tostring(t.gone),\n"
+    "    tostring(t.odd), keys, s, open.k, tostring(extra), select('#', sw.fake.tables())}, ' ')\n"
+    "end\n"
     "function nest()\n"
     "  local call_rc, call_err, load_rc = sw.fake.nest()\n"
     "  return call_rc .. ' ' .. call_err .. ' ' .. load_rc\n"
@@ -950,6 +992,7 @@ static void test_module_functions(void **state)
     expect_failure(e, "direct_fail", NULL, needle);
 
     expect_text(e, "many_results", NULL, "20:210");
+    expect_text(e, "tables", NULL, "sip:1001@h 5 one two true nil nil 4 after v nil 3");
     expect_text(e, "types", NULL, "012345 1 7.0 true true nil nil 3 8");
     expect_text(e, "versions", NULL, "42 43 42 43");
     expect_text(e, "misc", NULL, "nil function string");
