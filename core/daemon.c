@@ -27,6 +27,7 @@
 #include "module/loader.h"
 #include "net/transport.h"
 #include "sip/frontdoor.h"
+#include "sip/guard.h"
 #include "sip/transaction.h"
 #include "stats/metrics.h"
 #include "sipswitch/version.h"
@@ -136,6 +137,24 @@ static void configure_calls(const sw_core_settings_t *core, routing_t *r)
     if (!s.udp_port)
         s.udp_port = s.tcp_port;
     sw_calls_configure(&s, &r->gateways, r->sources, d.lua, &d.modules);
+}
+
+/* Overload and flood protection from [core]; the routing tables say who is
+ * trusted (the guard keeps the sources table: call again when it changes). */
+static void configure_guard(const sw_core_settings_t *core, const routing_t *r)
+{
+    sw_guard_settings_t gs = {
+        .rate_limit = {.rate = core->rate_limit, .burst = core->rate_limit_burst,
+                       .block_ms = core->rate_limit_block_ms, .limit_trusted = core->rate_limit_trusted},
+        .scanner_user_agents = core->scanner_user_agents,
+        .n_scanner_user_agents = core->n_scanner_user_agents,
+        .drop_unknown_sources = core->drop_unknown_sources,
+        .overload_message_age_ms = core->overload_message_age_ms,
+        .overload_retry_after_s = core->overload_retry_after_s,
+        .max_headers = core->max_headers,
+        .max_transactions = core->max_transactions,
+    };
+    sw_guard_configure(&gs, r->sources, &r->gateways);
 }
 
 static void lua_limits(const sw_core_settings_t *core, sw_lua_limits_t *l)
@@ -369,6 +388,7 @@ int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
     routing_free(&d.routing);
     d.routing = routing;
     configure_calls(&d.core, &d.routing);
+    configure_guard(&d.core, &d.routing);
     sw_cfg_free(d.cfg);
     d.cfg = cfg;
     sw_metric_inc(&sw_metrics.reloads_ok);
@@ -461,6 +481,7 @@ int sw_daemon_run(const sw_daemon_options_t *o)
     sw_frontdoor_configure(&fs, &d.modules);
     configure_transactions(&d.core);
     configure_calls(&d.core, &d.routing);
+    configure_guard(&d.core, &d.routing);
     if (sw_transport_start(&d.core, &errs))
         goto out;
     if (sw_mgmt_start(d.core.http, &errs))
@@ -493,6 +514,7 @@ out:
     sw_mgmt_stop();
     sw_loop_jobs_close();
     sw_transport_stop();
+    sw_guard_stop();
     d.running = false;
     /* destroy runs only for modules whose init succeeded (the loader tracks it) */
     sw_modules_shutdown(&d.modules);

@@ -70,6 +70,56 @@ const sw_param_t sw_core_params[] = {
     P(.name = "allow_unknown_sources", .type = SW_PARAM_BOOL, .default_value = "Off", .flags = SW_PARAM_RELOADABLE,
       .doc = "On: accept INVITEs from addresses no [mapping] covers. Off (default, toll-fraud protection): "
              "they get 403."),
+    /* overload and flood protection (core/sip/guard.c, doc/robustness.md) */
+    P(.name = "rate_limit", .type = SW_PARAM_INT, .default_value = "100", .min = 0, .max = 1000000,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "Packets (UDP) or messages (TCP) a second one source IP address may send before it is blocked "
+             "(an IPv6 source counts by its /64); checked before parsing. Addresses of [mapping] sources and "
+             "[gateway]s are exempt unless rate_limit_trusted is On. 0 turns the limit off."),
+    P(.name = "rate_limit_burst", .type = SW_PARAM_INT, .default_value = "400", .min = 1, .max = 10000000,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "How many packets above rate_limit a source may send at once (a token bucket of this size, "
+             "refilled at rate_limit a second)."),
+    P(.name = "rate_limit_block", .type = SW_PARAM_DURATION, .default_value = "60", .min = MS(1),
+      .max = MS(86400), .flags = SW_PARAM_RELOADABLE,
+      .doc = "How long a source that exceeded the rate limit is blocked: everything from it is dropped "
+             "without an answer (GET /api/v1/blocked lists them, DELETE /api/v1/blocked/<ip> ends a block)."),
+    P(.name = "rate_limit_trusted", .type = SW_PARAM_BOOL, .default_value = "Off", .flags = SW_PARAM_RELOADABLE,
+      .doc = "On: the addresses of [mapping] sources and [gateway]s are rate limited too."),
+    P(.name = "scanner_user_agents", .type = SW_PARAM_STRING_LIST,
+      .default_value = "friendly-scanner, sipvicious, sipcli, sip-scan, sipscan, VaxSIPUserAgent, sundayddr, "
+                       "iWar, SIVuS, pplsip",
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "Requests whose User-Agent contains one of these texts (ignoring case) are dropped without an "
+             "answer, before parsing: SIP scanners. Empty: none."),
+    P(.name = "drop_unknown_sources", .type = SW_PARAM_BOOL, .default_value = "Off", .flags = SW_PARAM_RELOADABLE,
+      .doc = "On: everything from an address that is neither a [mapping] source nor a [gateway] is dropped "
+             "without an answer (instead of 403/404 for INVITEs and 200 for OPTIONS), so a scanner learns "
+             "nothing. Devices registering through the registrar are unknown sources too: keep it Off where "
+             "devices register. Cannot be On with allow_unknown_sources."),
+    P(.name = "overload_message_age", .type = SW_PARAM_DURATION, .default_value = "200ms", .min = 0,
+      .max = MS(60), .flags = SW_PARAM_RELOADABLE,
+      .doc = "When a UDP message waited longer than this in the kernel before the switch read it (the "
+             "signaling thread is behind), a new INVITE outside a dialog is answered 503 with Retry-After "
+             "at once, before routing; requests in a dialog (ACK, BYE, CANCEL, re-INVITE) and responses are "
+             "still handled. TCP INVITEs are refused while a UDP message waited that long in the last second. "
+             "0 turns it off."),
+    P(.name = "overload_retry_after", .type = SW_PARAM_INT, .default_value = "5", .min = 1, .max = 3600,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "Seconds in the Retry-After header of the 503 sent under overload or at max_transactions."),
+    P(.name = "max_headers", .type = SW_PARAM_INT, .default_value = "256", .min = 16, .max = 512,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "Most header fields a SIP message may have (continuation lines not counted); more get 400 before "
+             "parsing."),
+    P(.name = "max_transactions", .type = SW_PARAM_INT, .default_value = "200000", .min = 0, .max = 100000000,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "Most SIP transactions alive at once (about 1 KB each with its last response). Past it a new INVITE outside a "
+             "dialog gets 503 with Retry-After and other new requests outside a dialog are dropped; requests in "
+             "a dialog, ACK and CANCEL still pass. 0: no cap."),
+    P(.name = "max_tcp_connections_per_ip", .type = SW_PARAM_INT, .default_value = "64", .min = 0,
+      .max = 1000000, .flags = SW_PARAM_RELOADABLE,
+      .doc = "Most inbound SIP TCP connections one IP address may hold; more are closed at once. 0: no limit "
+             "(max_tcp_connections still applies)."),
     /* core keys of object sections */
     P(.name = "address", .type = SW_PARAM_STRING, .scopes = SW_SCOPE_GATEWAY, .flags = SW_PARAM_REQUIRED,
       .doc = "Routing gateway address, host:port (port defaults to 5060)."),
@@ -231,6 +281,25 @@ int sw_core_settings_load(sw_cfg_t *cfg, sw_core_settings_t *out, sw_errors_t *e
         out->passthrough[i] = strdup(sw_config_list_str(v, "passthrough_headers", i));
     out->max_message_size = (size_t)sw_config_int(v, "max_message_size");
     out->max_tcp_connections = (size_t)sw_config_int(v, "max_tcp_connections");
+    out->max_tcp_connections_per_ip = (size_t)sw_config_int(v, "max_tcp_connections_per_ip");
+    out->rate_limit = (uint32_t)sw_config_int(v, "rate_limit");
+    out->rate_limit_burst = (uint32_t)sw_config_int(v, "rate_limit_burst");
+    out->rate_limit_block_ms = (uint64_t)sw_config_int(v, "rate_limit_block");
+    out->rate_limit_trusted = sw_config_int(v, "rate_limit_trusted") != 0;
+    out->n_scanner_user_agents = sw_config_list_len(v, "scanner_user_agents");
+    out->scanner_user_agents = calloc(out->n_scanner_user_agents + 1, sizeof *out->scanner_user_agents);
+    for (size_t i = 0; i < out->n_scanner_user_agents; i++)
+        out->scanner_user_agents[i] = strdup(sw_config_list_str(v, "scanner_user_agents", i));
+    out->drop_unknown_sources = sw_config_int(v, "drop_unknown_sources") != 0;
+    if (out->drop_unknown_sources && out->allow_unknown_sources) {
+        sw_errors_add(errs, file, sw_cfg_line_of(v, "drop_unknown_sources"),
+                      "drop_unknown_sources: cannot be On with allow_unknown_sources = On (which one?)");
+        rc = -1;
+    }
+    out->overload_message_age_ms = (uint64_t)sw_config_int(v, "overload_message_age");
+    out->overload_retry_after_s = (uint32_t)sw_config_int(v, "overload_retry_after");
+    out->max_headers = (size_t)sw_config_int(v, "max_headers");
+    out->max_transactions = (size_t)sw_config_int(v, "max_transactions");
     out->tcp_idle_timeout_ms = (uint64_t)sw_config_int(v, "tcp_idle_timeout");
     out->lua_instruction_budget = (uint64_t)sw_config_int(v, "lua_instruction_budget");
     out->lua_memory_limit = (size_t)sw_config_int(v, "lua_memory_limit") << 20;
@@ -249,5 +318,8 @@ void sw_core_settings_free(sw_core_settings_t *s)
     for (size_t i = 0; i < s->n_passthrough; i++)
         free(s->passthrough[i]);
     free(s->passthrough);
+    for (size_t i = 0; i < s->n_scanner_user_agents; i++)
+        free(s->scanner_user_agents[i]);
+    free(s->scanner_user_agents);
     memset(s, 0, sizeof *s);
 }

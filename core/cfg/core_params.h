@@ -42,6 +42,19 @@ typedef struct sw_core_settings {
     size_t max_message_size;
     size_t max_tcp_connections;
     uint64_t tcp_idle_timeout_ms;
+    /* overload and flood protection (core/sip/guard.h) */
+    size_t max_tcp_connections_per_ip;
+    uint32_t rate_limit;
+    uint32_t rate_limit_burst;
+    uint64_t rate_limit_block_ms;
+    bool rate_limit_trusted;
+    char **scanner_user_agents;
+    size_t n_scanner_user_agents;
+    bool drop_unknown_sources;
+    uint64_t overload_message_age_ms;
+    uint32_t overload_retry_after_s;
+    size_t max_headers;
+    size_t max_transactions;
     uint64_t lua_instruction_budget;
     size_t lua_memory_limit;
 } sw_core_settings_t;

@@ -22,8 +22,11 @@
 
 #include "log.h"
 #include "loop_jobs.h"
+#include "net/peer_count.h"
 #include "net/transport.h"
+#include "sip/framing.h"
 #include "sip/frontdoor.h"
+#include "sip/guard.h"
 #include "sip/sip.h"
 #include "stats/metrics.h"
 
@@ -44,7 +47,9 @@ struct sw_conn {
     sw_msg_origin_t origin;
     char *buf;
     size_t len, cap;
+    sw_stream_framer_t framer;  /* how far buf was framed already */
     bool closing;
+    bool peer_counted;          /* inbound: counted in its IP's connections (peer_count.h) */
     bool outbound;              /* we connected to the peer */
     bool connecting;            /* outbound, connect not finished: writes wait in libuv's queue */
     bool handle_open;           /* the libuv handles are not closed yet */
@@ -248,6 +253,10 @@ static void conn_close(struct sw_conn *c)
         c->next->prev = c->prev;
     n_conns--;
     atomic_fetch_sub(&sw_metrics.tcp_connections, 1);
+    if (c->peer_counted) {
+        sw_peer_count_remove((struct sockaddr *)&c->origin.src);
+        c->peer_counted = false;
+    }
     uv_read_stop((uv_stream_t *)&c->handle);
     uv_timer_stop(&c->idle);
     uv_close((uv_handle_t *)&c->idle, idle_closed);
@@ -289,6 +298,7 @@ static void on_idle(uv_timer_t *t)
         return;
     }
     sw_debug("tcp %s: idle, closing", c->origin.src_text);
+    sw_metric_inc(&sw_metrics.limit_hits[SW_LIMIT_TCP_IDLE_TIMEOUT]);
     conn_close(c);
 }
 
@@ -318,55 +328,56 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = c->cap - c->len;
 }
 
+/* ---- reading: the stream's messages to the front door ---------------------------- */
+
+static void sink_pong(void *ud)
+{
+    sw_tcp_send(ud, "\r\n", 2);
+}
+
+static bool sink_message(void *ud, const char *buf, const sw_frame_t *fr)
+{
+    struct sw_conn *c = ud;
+    atomic_fetch_add_explicit(&sw_metrics.bytes_in, fr->total, memory_order_relaxed);
+    if (!sw_guard_admit((struct sockaddr *)&c->origin.src)) {
+        /* rate limited: the whole connection goes, silently */
+        conn_close(c);
+        return false;
+    }
+    conn_touch(c);
+    sw_guard_note_message_age(-1); /* a stream keeps no receive time per message */
+    sw_frontdoor_stream_message(buf, fr, &c->origin);
+    return !c->closing;
+}
+
+static void sink_framing_error(void *ud, const char *buf, size_t len, const char *reason, bool oversize)
+{
+    struct sw_conn *c = ud;
+    if (oversize) {
+        sw_metric_inc(&sw_metrics.drops[SW_DROP_OVERSIZE]);
+        sw_metric_inc(&sw_metrics.limit_hits[SW_LIMIT_MESSAGE_SIZE]);
+    }
+    sw_frontdoor_framing_error(buf, len, &c->origin, reason);
+}
+
+static const sw_stream_sink_t stream_sink = {
+    .pong = sink_pong, .message = sink_message, .framing_error = sink_framing_error};
+
 /* Consumes every complete message in the buffer. Returns -1 when the
  * connection must be closed. */
 static int conn_drain(struct sw_conn *c)
 {
     sw_transport_limits_t lim;
     sw_transport_limits(&lim);
-    size_t off = 0;
-    int rc = 0;
-    while (off < c->len && !c->closing) {
-        const char *p = c->buf + off;
-        size_t avail = c->len - off;
-        /* RFC 5626 keep-alive: a double CRLF ping gets a single CRLF pong */
-        if (avail >= 4 && memcmp(p, "\r\n\r\n", 4) == 0) {
-            sw_tcp_send(c, "\r\n", 2);
-            off += 4;
-            continue;
-        }
-        if (avail >= 2 && memcmp(p, "\r\n", 2) == 0) {
-            if (avail < 4 && avail == 2)
-                break; /* maybe the start of a ping */
-            off += 2;
-            continue;
-        }
-        sw_frame_t fr;
-        memset(&fr, 0, sizeof fr);
-        sw_frame_status_t st = sw_sip_frame(p, avail, true, lim.max_message_size, &fr);
-        if (st == SW_FRAME_INCOMPLETE) {
-            if (avail > lim.max_message_size) {
-                sw_metric_inc(&sw_metrics.drops[SW_DROP_OVERSIZE]);
-                sw_frontdoor_framing_error(p, avail, &c->origin, "message too large");
-                rc = -1;
-            }
-            break;
-        }
-        if (st == SW_FRAME_ERROR) {
-            sw_frontdoor_framing_error(p, avail, &c->origin, fr.error);
-            rc = -1;
-            break;
-        }
-        atomic_fetch_add_explicit(&sw_metrics.bytes_in, fr.total, memory_order_relaxed);
-        conn_touch(c);
-        sw_frontdoor_message(p + fr.skipped, fr.total - fr.skipped, &c->origin);
-        off += fr.total;
-    }
+    bool must_close = false;
+    /* a message handler may close the connection: the struct and its buffer
+     * stay until the handle's close callback, on a later loop turn */
+    size_t off = sw_stream_drain(&c->framer, c->buf, c->len, lim.max_message_size, &stream_sink, c, &must_close);
     if (off) {
         memmove(c->buf, c->buf + off, c->len - off);
         c->len -= off;
     }
-    return rc;
+    return must_close ? -1 : 0;
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
@@ -380,7 +391,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread == 0)
         return;
     c->len += (size_t)nread;
-    if (conn_drain(c))
+    if (conn_drain(c) && !c->closing)
         conn_close_after_writes(c);
 }
 
@@ -401,19 +412,35 @@ static void on_connection(uv_stream_t *server, int status)
     }
     sw_transport_limits_t lim;
     sw_transport_limits(&lim);
-    if (n_conns >= lim.max_tcp_connections) {
-        sw_metric_inc(&sw_metrics.drops[SW_DROP_TCP_LIMIT]);
+    struct sockaddr_storage peer;
+    int plen = sizeof peer;
+    if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&peer, &plen) != 0) {
         uv_close((uv_handle_t *)&c->handle, conn_freed);
         return;
     }
+    /* refused connections are closed at once, before any byte is read */
+    if (!sw_guard_admit((struct sockaddr *)&peer)) {
+        uv_close((uv_handle_t *)&c->handle, conn_freed);
+        return;
+    }
+    if (n_conns >= lim.max_tcp_connections) {
+        sw_metric_inc(&sw_metrics.drops[SW_DROP_TCP_LIMIT]);
+        sw_metric_inc(&sw_metrics.limit_hits[SW_LIMIT_TCP_CONNECTIONS]);
+        uv_close((uv_handle_t *)&c->handle, conn_freed);
+        return;
+    }
+    if (!sw_peer_count_add((struct sockaddr *)&peer, lim.max_tcp_connections_per_ip)) {
+        sw_metric_inc(&sw_metrics.drops[SW_DROP_TCP_PER_IP_LIMIT]);
+        sw_metric_inc(&sw_metrics.limit_hits[SW_LIMIT_TCP_CONNECTIONS_PER_IP]);
+        uv_close((uv_handle_t *)&c->handle, conn_freed);
+        return;
+    }
+    c->peer_counted = true;
     c->family = l->family;
     c->origin.transport = SW_TRANSPORT_TCP;
     c->origin.socket_id = l->id;
     c->origin.conn = c;
-    struct sockaddr_storage peer;
-    int plen = sizeof peer;
-    if (uv_tcp_getpeername(&c->handle, (struct sockaddr *)&peer, &plen) == 0)
-        sw_fill_origin_addr(&c->origin, (struct sockaddr *)&peer);
+    sw_fill_origin_addr(&c->origin, (struct sockaddr *)&peer);
     uv_tcp_nodelay(&c->handle, 1);
     sw_socket_set_tos((uv_handle_t *)&c->handle, l->family, lim.tos);
     uv_timer_init(sw_loop(), &c->idle);
@@ -575,6 +602,7 @@ void sw_tcp_stop(void)
         }
     while (conns)
         conn_close(conns);
+    sw_peer_count_clear();
     free(pool);
     pool = NULL;
     pool_size = pool_count = 0;

@@ -23,6 +23,7 @@ static void take_limits(const sw_core_settings_t *s)
 {
     limits.max_message_size = s->max_message_size;
     limits.max_tcp_connections = s->max_tcp_connections;
+    limits.max_tcp_connections_per_ip = s->max_tcp_connections_per_ip;
     limits.tcp_idle_timeout_ms = s->tcp_idle_timeout_ms;
     limits.tos = s->qos_signal;
 }
@@ -105,8 +106,12 @@ int sw_listen_sockaddr(const sw_listen_spec_t *spec, struct sockaddr_storage *ss
 void sw_socket_set_tos(uv_handle_t *h, int family, int tos)
 {
     uv_os_fd_t fd;
-    if (uv_fileno(h, &fd))
-        return;
+    if (uv_fileno(h, &fd) == 0)
+        sw_socket_fd_set_tos(fd, family, tos);
+}
+
+void sw_socket_fd_set_tos(int fd, int family, int tos)
+{
     int rc = family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_TCLASS, &tos, sizeof tos)
                                 : setsockopt(fd, IPPROTO_IP, IP_TOS, &tos, sizeof tos);
     if (rc)

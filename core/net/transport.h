@@ -17,6 +17,7 @@
 typedef struct sw_transport_limits {
     size_t max_message_size;
     size_t max_tcp_connections;
+    size_t max_tcp_connections_per_ip;  /* 0 = no limit */
     uint64_t tcp_idle_timeout_ms;
     int tos;
 } sw_transport_limits_t;
@@ -83,5 +84,6 @@ void sw_fill_origin_addr(sw_msg_origin_t *o, const struct sockaddr *sa);
 int sw_listen_sockaddr(const sw_listen_spec_t *spec, struct sockaddr_storage *ss, char *err, size_t errlen);
 /* Sets the IP ToS (IPv4) or traffic class (IPv6) of a libuv socket handle. */
 void sw_socket_set_tos(uv_handle_t *h, int family, int tos);
+void sw_socket_fd_set_tos(int fd, int family, int tos);
 
 #endif

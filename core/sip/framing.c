@@ -4,6 +4,7 @@
  * bodies, and must never be read past len. */
 #include "config.h"
 
+#include "sip/framing.h"
 #include "sip/sip.h"
 
 #include <string.h>
@@ -127,6 +128,7 @@ sw_frame_status_t sw_sip_frame(const char *buf, size_t len, bool stream, size_t 
             break;
         }
         if (!is_wsp(msg[at])) {
+            out->header_lines++;
             /* A header: name, optional whitespace, colon. Its value runs on
              * over continuation lines (starting with SP/HT). */
             size_t name_end = at;
@@ -200,4 +202,133 @@ sw_frame_status_t sw_sip_frame(const char *buf, size_t len, bool stream, size_t 
     }
     /* Datagram: octets past Content-Length are ignored (dblreq). */
     return SW_FRAME_OK;
+}
+
+/* ---- streams: framing across reads --------------------------------------- */
+
+void sw_stream_framer_reset(sw_stream_framer_t *f)
+{
+    uint64_t examined = f->bytes_examined;
+    memset(f, 0, sizeof *f);
+    f->bytes_examined = examined;
+}
+
+/* Index just past the first empty line in buf[from..len) ("\n\n" or
+ * "\n\r\n"), or 0 when there is none yet. Every end of headers that
+ * sw_sip_frame finds is such a pair (the empty line follows the LF of the
+ * line before it), so none here means none there. */
+static size_t find_header_end(const char *buf, size_t from, size_t len)
+{
+    while (from < len) {
+        const char *lf = memchr(buf + from, '\n', len - from);
+        if (lf == NULL)
+            return 0;
+        size_t i = (size_t)(lf - buf) + 1;
+        if (i < len && buf[i] == '\n')
+            return i + 1;
+        if (i + 1 < len && buf[i] == '\r' && buf[i + 1] == '\n')
+            return i + 2;
+        from = i;
+    }
+    return 0;
+}
+
+static sw_frame_status_t frame_fully(sw_stream_framer_t *f, const char *buf, size_t len, size_t max_size,
+                                     sw_frame_t *out)
+{
+    sw_frame_status_t st = sw_sip_frame(buf, len, true, max_size, out);
+    /* the full framing reads the CR/LF prefix and the header section */
+    size_t header = out->header_len ? out->header_len : len - out->skipped;
+    f->bytes_examined += out->skipped + (header < max_size ? header : max_size);
+    if (st == SW_FRAME_INCOMPLETE && out->total) {
+        f->total = out->total;
+    } else if (st == SW_FRAME_INCOMPLETE) {
+        f->scanned = len - f->skipped; /* cannot happen (see find_header_end); stay linear anyway */
+    } else {
+        sw_stream_framer_reset(f);
+    }
+    return st;
+}
+
+sw_frame_status_t sw_sip_frame_stream(sw_stream_framer_t *f, const char *buf, size_t len, size_t max_size,
+                                      sw_frame_t *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t skip = f->skipped;
+    while (skip < len && (buf[skip] == '\r' || buf[skip] == '\n'))
+        skip++;
+    f->bytes_examined += skip - f->skipped;
+    f->skipped = skip;
+    out->skipped = skip;
+    if (skip == len)
+        return SW_FRAME_INCOMPLETE;
+    if (f->total) {
+        /* headers framed already: wait for the whole body */
+        out->total = f->total;
+        return len < f->total ? SW_FRAME_INCOMPLETE : frame_fully(f, buf, len, max_size, out);
+    }
+    /* a match ending past what was scanned may start two bytes before it */
+    size_t from = skip + (f->scanned >= 2 ? f->scanned - 2 : 0);
+    size_t end = find_header_end(buf, from, len);
+    f->bytes_examined += (end ? end : len) - from;
+    if (end == 0) {
+        f->scanned = len - skip;
+        if (len - skip < max_size)
+            return SW_FRAME_INCOMPLETE;
+    }
+    return frame_fully(f, buf, len, max_size, out);
+}
+
+size_t sw_stream_drain(sw_stream_framer_t *f, const char *buf, size_t len, size_t max_size,
+                       const sw_stream_sink_t *sink, void *ud, bool *must_close)
+{
+    size_t off = 0;
+    *must_close = false;
+    while (off < len) {
+        const char *p = buf + off;
+        size_t avail = len - off;
+        /* RFC 5626 keep-alive: a double CRLF ping gets a single CRLF pong */
+        if (avail >= 4 && memcmp(p, "\r\n\r\n", 4) == 0) {
+            sink->pong(ud);
+            off += 4;
+            sw_stream_framer_reset(f);
+            continue;
+        }
+        if (avail >= 2 && memcmp(p, "\r\n", 2) == 0) {
+            if (avail == 2)
+                break; /* maybe the start of a ping */
+            off += 2;
+            sw_stream_framer_reset(f);
+            continue;
+        }
+        sw_frame_t fr;
+        sw_frame_status_t st = sw_sip_frame_stream(f, p, avail, max_size, &fr);
+        if (st == SW_FRAME_INCOMPLETE) {
+            if (fr.skipped) {
+                /* stray CR/LF before a message belong to none: consumed, so
+                 * they neither pile up nor count towards its size (else the
+                 * size verdict would depend on how the bytes were read) */
+                off += fr.skipped;
+                avail -= fr.skipped;
+                p += fr.skipped;
+                sw_stream_framer_reset(f);
+            }
+            if (avail > max_size) {
+                sink->framing_error(ud, p, avail, "message too large", true);
+                *must_close = true;
+            }
+            break;
+        }
+        if (st == SW_FRAME_ERROR) {
+            /* (the one reason that is a size limit, whichever check found it) */
+            bool oversize = fr.error && strcmp(fr.error, "message too large") == 0;
+            sink->framing_error(ud, p, avail, fr.error, oversize);
+            *must_close = true;
+            break;
+        }
+        off += fr.total;
+        if (!sink->message(ud, p, &fr))
+            break;
+    }
+    return off;
 }

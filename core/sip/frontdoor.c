@@ -1,11 +1,14 @@
 /* The SIP front door. Order of work for every message, cheapest first:
- * size and framing, parse, metrics, the transaction layer (retransmissions
- * and hop-by-hop ACKs stop there), sanity checks, the modules' on_request
- * hooks, then the core's own answers. Every answer to a request that parsed
- * goes through its server transaction, so a retransmitted request gets the
- * same answer again and a final answer to an INVITE over UDP is
- * retransmitted until its ACK; only the 400s for bytes that do not parse
- * (and 513 for oversize datagrams) are stateless. */
+ * (the transports have asked the guard about the source address already)
+ * size and framing, the guard's checks on the raw headers (scanner
+ * User-Agents, header count), parse, metrics, overload shedding (sip/guard.h),
+ * the transaction layer (retransmissions and hop-by-hop ACKs stop there),
+ * sanity checks, the modules' on_request hooks, then the core's own answers.
+ * Every answer to a request that parsed goes through its server transaction,
+ * so a retransmitted request gets the same answer again and a final answer
+ * to an INVITE over UDP is retransmitted until its ACK; only the 400s for
+ * bytes that do not parse (and 513 for oversize datagrams) and the 503s of
+ * overload shedding are stateless. */
 #include "config.h"
 
 #include "sip/frontdoor.h"
@@ -18,6 +21,7 @@
 #include "log.h"
 #include "module/loader.h"
 #include "net/transport.h"
+#include "sip/guard.h"
 #include "sip/sip.h"
 #include "sip/transaction.h"
 #include "stats/metrics.h"
@@ -251,6 +255,21 @@ static void handle_request(sw_msg_t *m)
         count_drop(SW_DROP_UNPARSEABLE);
         return;
     }
+    /* overload: before a transaction or a call costs anything */
+    uint32_t retry_after = 0;
+    switch (sw_guard_shed_request(m, &retry_after)) {
+    case SW_GUARD_HANDLE:
+        break;
+    case SW_GUARD_DROP:
+        return;
+    case SW_GUARD_ANSWER_503: {
+        /* stateless: a retransmission gets the same answer (same To tag) */
+        char extra[48];
+        snprintf(extra, sizeof extra, "Retry-After: %u\r\n", (unsigned)retry_after);
+        sw_frontdoor_reply(m, 503, "Service Unavailable", extra);
+        return;
+    }
+    }
     sw_tx_t *tx = NULL, *cancel_tx = NULL;
     switch (sw_tx_server_receive(m, &tx, &cancel_tx)) {
     case SW_TX_INVALID:
@@ -313,11 +332,36 @@ void sw_frontdoor_message(const char *buf, size_t len, const sw_msg_origin_t *or
     sw_msg_free(m);
 }
 
+/* The checks on a framed message's raw headers, before it is parsed: true
+ * when it was answered or dropped here. */
+static bool refused_before_parse(const char *buf, const sw_frame_t *fr, const sw_msg_origin_t *origin)
+{
+    const char *msg = buf + fr->skipped;
+    /* a scanner gets nothing, not even the 400 below */
+    if (sw_guard_scanner(msg, fr->header_len)) {
+        sw_debug("message from %s: a scanner's User-Agent, dropped", origin->src_text);
+        return true;
+    }
+    if (sw_guard_too_many_headers(fr->header_lines)) {
+        sw_debug("message from %s with %zu header fields: refused", origin->src_text, fr->header_lines);
+        reply_raw(msg, fr->header_len, origin, 400, "Bad Request (too many headers)");
+        return true;
+    }
+    return false;
+}
+
+void sw_frontdoor_stream_message(const char *buf, const sw_frame_t *fr, const sw_msg_origin_t *origin)
+{
+    if (!refused_before_parse(buf, fr, origin))
+        sw_frontdoor_message(buf + fr->skipped, fr->total - fr->skipped, origin);
+}
+
 void sw_frontdoor_datagram(const char *buf, size_t len, const sw_msg_origin_t *origin)
 {
     atomic_fetch_add_explicit(&sw_metrics.bytes_in, len, memory_order_relaxed);
     if (len > settings.max_message_size) {
         count_drop(SW_DROP_OVERSIZE);
+        sw_metric_inc(&sw_metrics.limit_hits[SW_LIMIT_MESSAGE_SIZE]);
         reply_raw(buf, len, origin, 513, "Message Too Large");
         return;
     }
@@ -325,7 +369,7 @@ void sw_frontdoor_datagram(const char *buf, size_t len, const sw_msg_origin_t *o
     memset(&fr, 0, sizeof fr);
     switch (sw_sip_frame(buf, len, false, settings.max_message_size, &fr)) {
     case SW_FRAME_OK:
-        if (fr.total > fr.skipped)
+        if (fr.total > fr.skipped && !refused_before_parse(buf, &fr, origin))
             sw_frontdoor_message(buf + fr.skipped, fr.total - fr.skipped, origin);
         break;
     case SW_FRAME_INCOMPLETE:

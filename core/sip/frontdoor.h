@@ -21,6 +21,10 @@ void sw_frontdoor_configure(const sw_frontdoor_settings_t *s, struct sw_modules 
 void sw_frontdoor_datagram(const char *buf, size_t len, const sw_msg_origin_t *origin);
 /* One message already framed by a stream transport. */
 void sw_frontdoor_message(const char *buf, size_t len, const sw_msg_origin_t *origin);
+/* The same, framed as buf[fr->skipped .. fr->total): the checks on its raw
+ * headers (header count, scanner User-Agents) come first. */
+struct sw_frame;
+void sw_frontdoor_stream_message(const char *buf, const struct sw_frame *fr, const sw_msg_origin_t *origin);
 /* A stream framing error: answers 400 from the raw bytes when possible. */
 void sw_frontdoor_framing_error(const char *buf, size_t len, const sw_msg_origin_t *origin, const char *reason);
 

@@ -25,6 +25,7 @@ typedef struct sw_frame {
     size_t body_len;        /* from Content-Length (datagram: rest when absent) */
     size_t total;           /* skipped + header_len + body_len: end of the message in buf */
     size_t skipped;         /* leading CR/LF bytes before the message (keep-alives) */
+    size_t header_lines;    /* header fields (continuation lines not counted) up to the empty line */
     const char *error;      /* SW_FRAME_ERROR: static reason for the 400 */
 } sw_frame_t;
 

@@ -1102,6 +1102,14 @@ sw_tx_match_t sw_tx_server_receive(sw_msg_t *req, sw_tx_t **txp, sw_tx_t **cance
     return SW_TX_NEW;
 }
 
+bool sw_tx_server_known(sw_msg_t *req)
+{
+    req_info_t ri;
+    if (!req || !sw_msg_is_request(req) || !req_info_get(req, &ri))
+        return false;
+    return server_find(&ri, ri.method, MATCH_SAME_REQUEST) != NULL;
+}
+
 /* The To tag of a response above 100 (see sw_tx_server_respond). */
 static const char *server_to_tag(sw_tx_t *tx, const char *given)
 {

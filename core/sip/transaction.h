@@ -259,6 +259,11 @@ void sw_tx_new_branch(char *buf, size_t n);
 
 /* Live transactions by kind (metrics). */
 size_t sw_tx_count(sw_tx_kind_t kind);
+
+/* True when req is a retransmission of a request a live server transaction
+ * holds (what sw_tx_server_receive would absorb), without creating one:
+ * overload shedding must not refuse a request it already accepted. */
+bool sw_tx_server_known(sw_msg_t *req);
 /* Frees every transaction (shutdown) without calling any TU: the TUs are
  * gone by then. The layer can be used again afterwards (tests). */
 void sw_tx_shutdown(void);

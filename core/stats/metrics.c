@@ -21,7 +21,11 @@ static const char *const method_names[SW_M_COUNT] = {
 
 static const char *const drop_names[SW_DROP_COUNT] = {
     "unparseable", "unmatched_response", "oversize", "module", "ack_without_transaction",
-    "send_failed", "tcp_limit"};
+    "send_failed", "tcp_limit", "rate_limited", "scanner", "unknown_source", "transaction_limit",
+    "tcp_per_ip_limit"};
+
+static const char *const limit_names[SW_LIMIT_COUNT] = {
+    "message_size", "headers", "tcp_connections", "tcp_connections_per_ip", "tcp_idle_timeout", "transactions"};
 
 sw_method_idx_t sw_method_index(const char *method)
 {
@@ -146,6 +150,21 @@ static void render_by_code(sw_strbuf_t *o, const char *name, const char *help, _
     }
 }
 
+/* One counter family with one label, a value per name. */
+static void render_labelled(sw_strbuf_t *o, const char *name, const char *help, const char *label,
+                            const char *const *names, _Atomic uint64_t *arr, int n)
+{
+    sw_strbuf_printf(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+    for (int i = 0; i < n; i++)
+        sw_strbuf_printf(o, "%s{%s=\"%s\"} %llu\n", name, label, names[i], (unsigned long long)load(&arr[i]));
+}
+
+static void render_gauge(sw_strbuf_t *o, const char *name, const char *help, _Atomic int64_t *g)
+{
+    sw_strbuf_printf(o, "# HELP %s %s\n# TYPE %s gauge\n%s %lld\n", name, help, name, name,
+                     (long long)atomic_load_explicit(g, memory_order_relaxed));
+}
+
 char *sw_metrics_render(void)
 {
     sw_strbuf_t o = {0};
@@ -154,11 +173,8 @@ char *sw_metrics_render(void)
     render_by_code(&o, "sipswitch_sip_responses_received_total", "SIP responses received, by status code", sw_metrics.responses_in);
     render_by_code(&o, "sipswitch_sip_responses_sent_total", "SIP responses sent, by status code", sw_metrics.responses_out);
     render_counter(&o, "sipswitch_sip_parse_errors_total", "SIP messages that failed framing or parsing", load(&sw_metrics.parse_errors));
-    sw_strbuf_printf(&o, "# HELP sipswitch_sip_dropped_total SIP messages dropped without an answer, by reason\n"
-                   "# TYPE sipswitch_sip_dropped_total counter\n");
-    for (int i = 0; i < SW_DROP_COUNT; i++)
-        sw_strbuf_printf(&o, "sipswitch_sip_dropped_total{reason=\"%s\"} %llu\n", drop_names[i],
-                   (unsigned long long)load(&sw_metrics.drops[i]));
+    render_labelled(&o, "sipswitch_sip_dropped_total", "SIP messages dropped without an answer, by reason", "reason",
+                    drop_names, sw_metrics.drops, SW_DROP_COUNT);
     render_counter(&o, "sipswitch_sip_bytes_received_total", "SIP bytes received", load(&sw_metrics.bytes_in));
     render_counter(&o, "sipswitch_sip_bytes_sent_total", "SIP bytes sent", load(&sw_metrics.bytes_out));
     sw_strbuf_printf(&o, "# HELP sipswitch_tcp_connections Open SIP TCP connections\n# TYPE sipswitch_tcp_connections gauge\n"
@@ -181,6 +197,14 @@ char *sw_metrics_render(void)
     render_counter(&o, "sipswitch_sip_retransmissions_absorbed_total", "Retransmitted SIP requests and responses absorbed by a transaction", load(&sw_metrics.tx_absorbed));
     render_counter(&o, "sipswitch_sip_transaction_timeouts_total", "SIP transactions that timed out (no answer, or a final response never ACKed)", load(&sw_metrics.tx_timeouts));
     render_counter(&o, "sipswitch_sip_transaction_transport_errors_total", "Client SIP transactions failed by the transport (TCP connect refused or lost)", load(&sw_metrics.tx_transport_errors));
+    render_labelled(&o, "sipswitch_sip_limit_hits_total", "Messages or connections that hit a limit, by limit", "limit",
+                    limit_names, sw_metrics.limit_hits, SW_LIMIT_COUNT);
+    render_counter(&o, "sipswitch_sip_overload_rejected_total", "New INVITEs answered 503 because the signaling thread was behind", load(&sw_metrics.overload_rejected));
+    render_counter(&o, "sipswitch_source_blocks_total", "Times a source address was blocked by the rate limit", load(&sw_metrics.source_blocks));
+    render_gauge(&o, "sipswitch_blocked_sources", "Source addresses blocked by the rate limit now", &sw_metrics.blocked_sources);
+    render_gauge(&o, "sipswitch_sip_message_delay_milliseconds",
+                 "Longest time a UDP message waited in the kernel before the switch read it, over the last second",
+                 &sw_metrics.message_delay_ms);
 
     pthread_mutex_lock(&stats_lock);
     const struct sw_stat *prev = NULL;

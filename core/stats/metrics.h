@@ -24,8 +24,24 @@ typedef enum {
     SW_DROP_ACK_NO_TRANSACTION,
     SW_DROP_SEND_FAILED,
     SW_DROP_TCP_LIMIT,
+    SW_DROP_RATE_LIMITED,    /* from a source address blocked by the rate limit */
+    SW_DROP_SCANNER,         /* User-Agent in scanner_user_agents */
+    SW_DROP_UNKNOWN_SOURCE,  /* drop_unknown_sources: no [mapping] nor [gateway] address */
+    SW_DROP_TRANSACTION_LIMIT, /* a new request past max_transactions (INVITEs get 503 instead) */
+    SW_DROP_TCP_PER_IP_LIMIT, /* a TCP connection past max_tcp_connections_per_ip */
     SW_DROP_COUNT
 } sw_drop_reason_t;
+
+/* Limits of core/sip/guard.c and the transports: each hit is counted. */
+typedef enum {
+    SW_LIMIT_MESSAGE_SIZE,
+    SW_LIMIT_HEADERS,
+    SW_LIMIT_TCP_CONNECTIONS,
+    SW_LIMIT_TCP_CONNECTIONS_PER_IP,
+    SW_LIMIT_TCP_IDLE_TIMEOUT,
+    SW_LIMIT_TRANSACTIONS,
+    SW_LIMIT_COUNT
+} sw_limit_t;
 
 /* sw_tx_kind_t runs 1..4 (transaction.h); index 0 is unused. */
 #define SW_TX_METRIC_KINDS 5
@@ -53,6 +69,12 @@ typedef struct sw_metrics {
     _Atomic uint64_t tx_absorbed;         /* retransmitted requests and responses absorbed */
     _Atomic uint64_t tx_timeouts;         /* client: no answer in time; server: final never ACKed */
     _Atomic uint64_t tx_transport_errors; /* client transactions failed by the transport (TCP connect) */
+    /* overload and flood protection (core/sip/guard.c) */
+    _Atomic uint64_t limit_hits[SW_LIMIT_COUNT];
+    _Atomic uint64_t overload_rejected;   /* new INVITEs answered 503 because the loop is behind */
+    _Atomic uint64_t source_blocks;       /* times a source address got blocked by the rate limit */
+    _Atomic int64_t blocked_sources;      /* source addresses blocked now */
+    _Atomic int64_t message_delay_ms;     /* longest wait of a UDP message in the kernel, last second */
 } sw_metrics_t;
 
 extern sw_metrics_t sw_metrics;

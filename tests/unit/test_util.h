@@ -72,4 +72,20 @@ static inline int sw_test_remove_dir(const char *dir)
     closedir(d);
     return rmdir(dir);
 }
+/* An IPv4 socket address from its text (aborts on a bad literal: a test bug). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+static inline struct sockaddr_storage sw_test_ipv4(const char *ip, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    struct sockaddr_in *in = (struct sockaddr_in *)&ss;
+    in->sin_family = AF_INET;
+    in->sin_port = htons(port);
+    if (inet_pton(AF_INET, ip, &in->sin_addr) != 1)
+        abort();
+    return ss;
+}
+
 #endif

@@ -1,0 +1,332 @@
+/* Overload and flood protection: see guard.h for the order of the checks. */
+#include "config.h"
+
+#include "sip/guard.h"
+
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#include "call/gateways.h"
+#include "call/sources.h"
+#include "log.h"
+#include "loop_jobs.h"
+#include "net/ip_key.h"
+#include "net/transport.h"
+#include "sip/transaction.h"
+#include "stats/metrics.h"
+
+/* Enough for the sources a busy edge sees in a block time; 56 bytes each. */
+#define RATE_TABLE_ENTRIES 16384
+/* An old UDP message makes TCP messages (whose wait is unknown) count the
+ * thread as behind for this long. */
+#define BEHIND_HOLD_MS 1000
+
+static struct {
+    bool configured;
+    sw_guard_settings_t s;
+    char **scanners;                /* owned copies of s.scanner_user_agents */
+    size_t *scanner_lens;
+    const sw_sources_t *sources;
+    sw_ip_key_t *gateway_ips;          /* sorted, for bsearch */
+    size_t n_gateway_ips;
+    sw_ratelimit_t *table;
+    uv_timer_t sweep;
+    bool sweep_started;
+    int64_t message_age_ms;         /* of the message being handled; -1 unknown */
+    uint64_t last_behind_ms;        /* when a message last waited too long (0: never) */
+    int64_t max_age_ms;             /* longest wait since the last sweep */
+} g = {.message_age_ms = -1};
+
+static uint64_t now_ms(void)
+{
+    if (sw_loop())
+        return uv_now(sw_loop());
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- who is trusted --------------------------------------------------------- */
+
+static int ip_key_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, sizeof(sw_ip_key_t));
+}
+
+static void take_gateways(const sw_gateways_t *gws)
+{
+    free(g.gateway_ips);
+    g.gateway_ips = NULL;
+    g.n_gateway_ips = 0;
+    if (!gws || !gws->count)
+        return;
+    g.gateway_ips = calloc(gws->count, sizeof *g.gateway_ips);
+    if (!g.gateway_ips)
+        return;
+    for (size_t i = 0; i < gws->count; i++)
+        if (sw_ip_key_of((const struct sockaddr *)&gws->items[i].addr, &g.gateway_ips[g.n_gateway_ips]))
+            g.n_gateway_ips++;
+    qsort(g.gateway_ips, g.n_gateway_ips, sizeof *g.gateway_ips, ip_key_cmp);
+}
+
+/* Asked once per rate-table entry: a customer's or a carrier's address. */
+static bool is_trusted(const struct sockaddr *src, void *ud)
+{
+    (void)ud;
+    if (sw_sources_match(g.sources, src))
+        return true;
+    sw_ip_key_t k;
+    return g.n_gateway_ips && sw_ip_key_of(src, &k) &&
+           bsearch(&k, g.gateway_ips, g.n_gateway_ips, sizeof *g.gateway_ips, ip_key_cmp) != NULL;
+}
+
+/* ---- configuration ------------------------------------------------------------ */
+
+static void free_scanners(void)
+{
+    for (size_t i = 0; g.scanners && i < g.s.n_scanner_user_agents; i++)
+        free(g.scanners[i]);
+    free(g.scanners);
+    free(g.scanner_lens);
+    g.scanners = NULL;
+    g.scanner_lens = NULL;
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    (void)t;
+    uint64_t now = now_ms();
+    atomic_store_explicit(&sw_metrics.blocked_sources, (int64_t)sw_ratelimit_blocked_count(g.table, now),
+                          memory_order_relaxed);
+    atomic_store_explicit(&sw_metrics.message_delay_ms, g.max_age_ms, memory_order_relaxed);
+    g.max_age_ms = 0;
+}
+
+void sw_guard_configure(const sw_guard_settings_t *s, const struct sw_sources *sources,
+                        const struct sw_gateways *gateways)
+{
+    free_scanners();
+    g.s = *s;
+    g.scanners = calloc(s->n_scanner_user_agents + 1, sizeof *g.scanners);
+    g.scanner_lens = calloc(s->n_scanner_user_agents + 1, sizeof *g.scanner_lens);
+    size_t n = 0;
+    for (size_t i = 0; g.scanners && g.scanner_lens && i < s->n_scanner_user_agents; i++) {
+        size_t len = strlen(s->scanner_user_agents[i]);
+        if (len == 0 || !(g.scanners[n] = strdup(s->scanner_user_agents[i])))
+            continue; /* an empty pattern would match every User-Agent */
+        g.scanner_lens[n++] = len;
+    }
+    g.s.n_scanner_user_agents = n;
+    g.s.scanner_user_agents = g.scanners;
+    g.sources = sources;
+    take_gateways(gateways);
+    if (!g.table)
+        g.table = sw_ratelimit_new(RATE_TABLE_ENTRIES);
+    if (!g.table) {
+        sw_error("no memory for the rate-limit table: rate limiting is off");
+    } else {
+        sw_ratelimit_configure(g.table, &s->rate_limit);
+        sw_ratelimit_forget_trust(g.table); /* mappings and gateways may have changed */
+    }
+    if (!g.sweep_started && g.table && sw_loop()) {
+        uv_timer_init(sw_loop(), &g.sweep);
+        uv_timer_start(&g.sweep, on_sweep, 1000, 1000);
+        uv_unref((uv_handle_t *)&g.sweep); /* the sweep alone keeps no loop alive */
+        g.sweep_started = true;
+    }
+    g.configured = true;
+}
+
+void sw_guard_stop(void)
+{
+    if (g.sweep_started) {
+        uv_timer_stop(&g.sweep);
+        uv_close((uv_handle_t *)&g.sweep, NULL);
+        g.sweep_started = false;
+    }
+    sw_ratelimit_free(g.table);
+    g.table = NULL;
+    free_scanners();
+    free(g.gateway_ips);
+    g.gateway_ips = NULL;
+    g.n_gateway_ips = 0;
+    g.sources = NULL;
+    g.configured = false;
+}
+
+/* ---- 1. per source address ------------------------------------------------------ */
+
+bool sw_guard_admit(const struct sockaddr *src)
+{
+    if (!g.configured || !g.table)
+        return true;
+    bool trusted = false;
+    switch (sw_ratelimit_check(g.table, src, now_ms(), is_trusted, NULL, &trusted)) {
+    case SW_RL_PASS:
+        break;
+    case SW_RL_NEWLY_BLOCKED:
+        sw_metric_inc(&sw_metrics.source_blocks);
+        atomic_fetch_add_explicit(&sw_metrics.blocked_sources, 1, memory_order_relaxed);
+        if (sw_log_enabled(SW_LOG_NOTICE)) {
+            sw_msg_origin_t o;
+            sw_fill_origin_addr(&o, src);
+            sw_notice("source %s exceeded the rate limit (%u/s, burst %u): blocked for %llu s", o.src_ip,
+                      g.s.rate_limit.rate, g.s.rate_limit.burst,
+                      (unsigned long long)(g.s.rate_limit.block_ms / 1000));
+        }
+        /* fall through */
+    case SW_RL_BLOCKED:
+        sw_metric_inc(&sw_metrics.drops[SW_DROP_RATE_LIMITED]);
+        return false;
+    }
+    if (g.s.drop_unknown_sources && !trusted) {
+        sw_metric_inc(&sw_metrics.drops[SW_DROP_UNKNOWN_SOURCE]);
+        return false;
+    }
+    return true;
+}
+
+/* ---- 2. the raw header section ----------------------------------------------------- */
+
+static char lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static bool contains_ignoring_case(const char *hay, size_t n, const char *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++) {
+        size_t j = 0;
+        while (j < m && lower(hay[i + j]) == lower(needle[j]))
+            j++;
+        if (j == m)
+            return true;
+    }
+    return false;
+}
+
+static bool is_scanner_agent(const char *value, size_t n)
+{
+    for (size_t i = 0; i < g.s.n_scanner_user_agents; i++)
+        if (contains_ignoring_case(value, n, g.scanners[i], g.scanner_lens[i]))
+            return true;
+    return false;
+}
+
+bool sw_guard_scanner(const char *hdrs, size_t len)
+{
+    static const char name[] = "user-agent";
+    if (!g.configured || g.s.n_scanner_user_agents == 0)
+        return false;
+    /* every line after the start line: "User-Agent" [WSP] ":" value */
+    const char *lf = memchr(hdrs, '\n', len);
+    size_t at = lf ? (size_t)(lf - hdrs) + 1 : len;
+    while (at < len) {
+        lf = memchr(hdrs + at, '\n', len - at);
+        size_t end = lf ? (size_t)(lf - hdrs) : len;
+        size_t i = 0;
+        while (i < sizeof name - 1 && at + i < end && lower(hdrs[at + i]) == name[i])
+            i++;
+        if (i == sizeof name - 1) {
+            size_t v = at + i;
+            while (v < end && (hdrs[v] == ' ' || hdrs[v] == '\t'))
+                v++;
+            if (v < end && hdrs[v] == ':' && is_scanner_agent(hdrs + v + 1, end - v - 1)) {
+                sw_metric_inc(&sw_metrics.drops[SW_DROP_SCANNER]);
+                return true;
+            }
+        }
+        at = end + 1;
+    }
+    return false;
+}
+
+bool sw_guard_too_many_headers(size_t header_lines)
+{
+    if (!g.configured || !g.s.max_headers || header_lines <= g.s.max_headers)
+        return false;
+    sw_metric_inc(&sw_metrics.limit_hits[SW_LIMIT_HEADERS]);
+    return true;
+}
+
+/* ---- 3. overload ------------------------------------------------------------------------- */
+
+void sw_guard_note_message_age(int64_t age_ms)
+{
+    g.message_age_ms = age_ms;
+    if (age_ms < 0)
+        return;
+    if (age_ms > g.max_age_ms)
+        g.max_age_ms = age_ms;
+    if (g.s.overload_message_age_ms && (uint64_t)age_ms > g.s.overload_message_age_ms)
+        g.last_behind_ms = now_ms();
+}
+
+/* Behind: this message waited too long, or (its wait unknown) one did
+ * within the last BEHIND_HOLD_MS. */
+static bool behind(void)
+{
+    if (!g.s.overload_message_age_ms)
+        return false;
+    if (g.message_age_ms >= 0)
+        return (uint64_t)g.message_age_ms > g.s.overload_message_age_ms;
+    return g.last_behind_ms && now_ms() - g.last_behind_ms < BEHIND_HOLD_MS;
+}
+
+static size_t live_transactions(void)
+{
+    return sw_tx_count(SW_TX_SERVER_INVITE) + sw_tx_count(SW_TX_SERVER_NON_INVITE) +
+           sw_tx_count(SW_TX_CLIENT_INVITE) + sw_tx_count(SW_TX_CLIENT_NON_INVITE);
+}
+
+/* A request a live server transaction holds is a retransmission: its
+ * transaction answers it again (a call in progress must not get a 503 for
+ * its own INVITE resent while the loop was behind). Looked up only when
+ * shedding, so the common path pays nothing. */
+static bool already_accepted(const sw_msg_t *req)
+{
+    return sw_tx_server_known((sw_msg_t *)req);
+}
+
+sw_guard_action_t sw_guard_shed_request(const sw_msg_t *req, uint32_t *retry_after_s)
+{
+    *retry_after_s = g.s.overload_retry_after_s;
+    if (!g.configured || sw_msg_to_tag(req))
+        return SW_GUARD_HANDLE; /* in a dialog: calls in progress go on */
+    const char *method = sw_msg_method(req);
+    if (strcmp(method, "ACK") == 0 || strcmp(method, "CANCEL") == 0)
+        return SW_GUARD_HANDLE; /* they end transactions, never open one that lasts */
+    bool invite = strcmp(method, "INVITE") == 0;
+    if (g.s.max_transactions && live_transactions() >= g.s.max_transactions && !already_accepted(req)) {
+        sw_metric_inc(&sw_metrics.limit_hits[SW_LIMIT_TRANSACTIONS]);
+        if (invite)
+            return SW_GUARD_ANSWER_503;
+        sw_metric_inc(&sw_metrics.drops[SW_DROP_TRANSACTION_LIMIT]);
+        return SW_GUARD_DROP;
+    }
+    if (invite && behind() && !already_accepted(req)) {
+        sw_metric_inc(&sw_metrics.overload_rejected);
+        return SW_GUARD_ANSWER_503;
+    }
+    return SW_GUARD_HANDLE;
+}
+
+/* ---- management ---------------------------------------------------------------------- */
+
+size_t sw_guard_list_blocked(sw_rl_blocked_t *out, size_t max)
+{
+    return g.table ? sw_ratelimit_list_blocked(g.table, now_ms(), out, max) : 0;
+}
+
+bool sw_guard_unblock(const char *ip_text)
+{
+    if (!g.table || !sw_ratelimit_unblock(g.table, ip_text, now_ms()))
+        return false;
+    atomic_store_explicit(&sw_metrics.blocked_sources, (int64_t)sw_ratelimit_blocked_count(g.table, now_ms()),
+                          memory_order_relaxed);
+    sw_notice("source %s unblocked through the management API", ip_text);
+    return true;
+}
