@@ -19,6 +19,7 @@
 #include "call/dialplan.h"
 #include "call/gateways.h"
 #include "call/sources.h"
+#include "call/uac.h"
 #include "cfg/core_params.h"
 #include "http/mgmt.h"
 #include "log.h"
@@ -519,6 +520,7 @@ out:
     /* destroy runs only for modules whose init succeeded (the loader tracks it) */
     sw_modules_shutdown(&d.modules);
     sw_tx_shutdown(); /* after the modules: their destroy may still detach */
+    sw_uac_shutdown();
     sw_lua_engine_free(d.lua);
     uv_walk(loop, close_walk, NULL);
     uv_run(loop, UV_RUN_DEFAULT);

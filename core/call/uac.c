@@ -19,7 +19,29 @@ typedef struct uac_request {
     sw_module_t *mod;
     sw_response_cb cb;
     void *arg;
+    struct uac_request *prev, *next; /* pending ones, freed at shutdown */
 } uac_request_t;
+
+static uac_request_t *pending;
+
+static void pending_unlink(uac_request_t *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        pending = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+}
+
+void sw_uac_shutdown(void)
+{
+    while (pending) {
+        uac_request_t *r = pending;
+        pending_unlink(r);
+        free(r); /* the transaction layer let go of it without a callback */
+    }
+}
 
 /* Hands the final outcome to the module, once; the record goes first, as
  * the callback may send the next request (a REGISTER answering a 401). */
@@ -27,6 +49,7 @@ static void uac_done(sw_tx_t *tx, uac_request_t *r, int code, sw_msg_t *resp)
 {
     sw_tx_detach(tx);
     uac_request_t copy = *r;
+    pending_unlink(r);
     free(r);
     if (copy.cb)
         copy.cb(copy.mod, code, resp, copy.arg);
@@ -175,6 +198,10 @@ int sw_uac_request_send(sw_module_t *self, const char *method, const char *ruri,
         free(r);
         return -1;
     }
+    r->next = pending;
+    if (pending)
+        pending->prev = r;
+    pending = r;
     return 0;
 }
 
@@ -190,10 +217,14 @@ int sw_uac_send_raw(sw_transport_t transport, uint64_t socket_id, const char *de
     }
     if (transport != SW_TRANSPORT_TCP)
         return -1;
-    struct sw_conn *conn = sw_tcp_connect_to((const struct sockaddr *)&to, to_len);
+    (void)to_len;
+    /* only on the device's own connection: never connect toward a NAT */
+    struct sw_conn *conn = sw_tcp_find((const struct sockaddr *)&to);
     if (!conn)
         return -1;
     int rc = sw_conn_usable(conn) && sw_tcp_send(conn, data, len) == 0 ? 0 : -1;
+    if (rc == 0)
+        sw_conn_keep(conn); /* our keep-alives keep it open as much as the device's traffic */
     sw_conn_release(conn);
     return rc;
 }

@@ -21,6 +21,10 @@ int sw_uac_local_address(sw_transport_t transport, char *buf, size_t len);
 /* module.h send_raw: bytes that are not SIP (NAT keep-alives). */
 int sw_uac_send_raw(sw_transport_t transport, uint64_t socket_id, const char *dest, const void *data, size_t len);
 
+/* Frees what requests still pending at shutdown hold (after sw_tx_shutdown:
+ * their transactions are gone without a callback). */
+void sw_uac_shutdown(void);
+
 /* Parses a numeric "ip:port" or "[v6]:port" (what request_send takes). */
 int sw_uac_parse_dest(const char *text, struct sockaddr_storage *out, socklen_t *out_len);
 

@@ -572,6 +572,20 @@ static void on_written(uv_write_t *req, int status)
     free(req->data);
 }
 
+struct sw_conn *sw_tcp_find(const struct sockaddr *addr)
+{
+    struct sw_conn *c = addr ? pool_find(addr) : NULL;
+    if (c)
+        sw_conn_hold(c);
+    return c;
+}
+
+void sw_conn_keep(struct sw_conn *c)
+{
+    if (c && !c->closing)
+        conn_touch(c);
+}
+
 int sw_tcp_send(struct sw_conn *c, const char *buf, size_t len)
 {
     if (!c || c->closing)

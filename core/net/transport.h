@@ -49,6 +49,13 @@ uint64_t sw_udp_default_socket(int family);
  * no connection can even be started (bad address, no loop). A connect that
  * fails later closes the connection: its watchers are told. */
 struct sw_conn *sw_tcp_connect_to(const struct sockaddr *addr, socklen_t addr_len);
+/* The pooled connection to addr if one is open (inbound or outbound),
+ * returned held; NULL otherwise: nothing is started (a NAT keep-alive goes
+ * on the device's own connection or nowhere). */
+struct sw_conn *sw_tcp_find(const struct sockaddr *addr);
+/* Restarts the connection's idle timer: the switch keeps it open on purpose
+ * (keep-alives toward a registered device), not only its peer. */
+void sw_conn_keep(struct sw_conn *c);
 
 /* A held connection stays valid (as memory) after it closed; sending on it
  * then fails. Connections are freed once closed and released by all. */

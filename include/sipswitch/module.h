@@ -622,14 +622,6 @@ typedef struct sw_api {
      * packet leaves through the pinhole the device registered through);
      * TCP on the pooled connection to that address. 0 when sent or queued. */
     int (*send_raw)(sw_transport_t transport, uint64_t socket_id, const char *dest, const void *data, size_t len);
-    /* A table as the next Lua result: the values pushed until lua_table_end
-     * are its fields as key, value pairs (a string or integer key, then
-     * any value, a table included), e.g. push_table; push_str "uri";
-     * push_str "sip:..."; push_str "expires"; push_int 60; table_end. A
-     * pair with a nil key or value sets nothing; a table left open ends
-     * when the function returns. At most 16 levels deep. */
-    void (*lua_push_table)(sw_lua_ret_t *r);
-    void (*lua_table_end)(sw_lua_ret_t *r);
     /* Rewrites `number` through the cfg's [dialplan NAME] (the rule
      * language of doc/lua-api.md, "Dial plans"; sw.dialplan.apply in Lua)
      * into out, NUL-terminated. 0, or -1 (out is then "") for an unknown
@@ -638,6 +630,14 @@ typedef struct sw_api {
      * check the names read from cfg in init/reload (a reload installs its
      * cfg's plans before the modules' reload). */
     int (*dialplan_apply)(const char *name, const char *number, char *out, size_t outlen);
+    /* A table as the next Lua result: the values pushed until lua_table_end
+     * are its fields as key, value pairs (a string or integer key, then
+     * any value, a table included), e.g. push_table; push_str "uri";
+     * push_str "sip:..."; push_str "expires"; push_int 60; table_end. A
+     * pair with a nil key or value sets nothing; a table left open ends
+     * when the function returns. At most 16 levels deep. */
+    void (*lua_push_table)(sw_lua_ret_t *r);
+    void (*lua_table_end)(sw_lua_ret_t *r);
 } sw_api_t;
 
 #ifdef __cplusplus
