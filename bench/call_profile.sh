@@ -18,6 +18,8 @@
 #    after the last call), at a low rate where every message is handled on
 #    its own wake-up, and the functions with the largest inclusive share.
 #
+# BENCH_LOAD="gw_switch, cdr, session_timer, privacy" profiles with more modules.
+#
 #   bench/call_profile.sh [--build DIR] [--rate CPS] [--seconds S]
 #                         [--callgrind] [--cg-rate CPS] [--cg-calls N] [--keep]
 #     defaults: 200 cps for 20 s (the CPU test of calls_vs_kamailio.sh);
@@ -48,7 +50,7 @@ command -v sipp >/dev/null || { echo "sipp is needed (apt-get install sip-tester
 bench_workdir call-profile
 cp "$build/sipswitch" sipswitch # a private copy: others may rebuild the tree meanwhile
 mkdir -p modules
-cp "$build/modules/gw_switch/.libs/gw_switch.so" modules/
+for m in $(bench_modules); do cp "$build/modules/$m/.libs/$m.so" modules/; done
 sc=$top/bench/scenarios hz=$(getconf CLK_TCK)
 sip=25360 gw_a=25371 gw_b=25372 http=25380
 bench_sipswitch_cfg "$work/sw.cfg" $sip $http $gw_a $gw_b
