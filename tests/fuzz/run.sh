@@ -28,7 +28,7 @@ set -uo pipefail
 
 srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 seconds=${FUZZ_SECONDS:-60}
-all_targets=(fuzz_sip_message fuzz_sip_stream fuzz_cfg fuzz_prefix fuzz_lua_args fuzz_cdr_record)
+all_targets=(fuzz_sip_message fuzz_sip_stream fuzz_cfg fuzz_prefix fuzz_lua_args fuzz_cdr_record fuzz_digest)
 
 if [ -n "${FUZZ_BUILDDIR:-}" ]; then
     builddir=$(cd "$FUZZ_BUILDDIR" && pwd)
