@@ -26,4 +26,14 @@ static inline void sw_test_expect_no_errors(const sw_errors_t *e)
     assert_int_equal(e->count, 0);
 }
 
+/* The descriptor named `name` in a parameter table ended by size 0, or NULL
+ * (tables are declared in module.h, which cfg/config.h includes). */
+static inline const sw_param_t *sw_test_find_param(const sw_param_t *table, const char *name)
+{
+    for (const sw_param_t *p = table; p && p->size; p++)
+        if (strcmp(p->name, name) == 0)
+            return p;
+    return NULL;
+}
+
 #endif

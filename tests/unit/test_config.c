@@ -10,6 +10,7 @@
 
 #include "cfg/config.h"
 #include "cfg/core_params.h"
+#include "test_cfg_errors.h"
 
 static const char *const methods[] = {"UPDATE", "INVITE", "off", NULL};
 
@@ -36,17 +37,6 @@ static sw_cfg_t *load(const char *text, sw_errors_t *errs)
     sw_cfg_add_owner(cfg, "mod", mod_params, errs);
     sw_cfg_resolve_all(cfg, errs);
     return cfg;
-}
-
-static bool has_error(const sw_errors_t *e, const char *text)
-{
-    for (size_t i = 0; i < e->count; i++)
-        if (strstr(e->items[i], text))
-            return true;
-    print_message("errors were:\n");
-    for (size_t i = 0; i < e->count; i++)
-        print_message("  %s\n", e->items[i]);
-    return false;
 }
 
 static void test_valid_cfg_and_views(void **state)
@@ -147,7 +137,7 @@ static void test_every_error_class(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sw_errors_t errs = {0};
         sw_cfg_t *cfg = load(cases[i].text, &errs);
-        if (!has_error(&errs, cases[i].error))
+        if (!sw_test_has_error(&errs, cases[i].error))
             fail_msg("case %zu: no error '%s'", i, cases[i].error);
         sw_cfg_free(cfg);
         sw_errors_clear(&errs);
@@ -164,7 +154,7 @@ static void test_long_line_and_nul(void **state)
     snprintf(text, sizeof text, "[core]\nscript = %s\n[mod]\nsecret=x\n", longval);
     sw_errors_t errs = {0};
     sw_cfg_t *cfg = load(text, &errs);
-    assert_true(has_error(&errs, "t.cfg:2: line too long"));
+    assert_true(sw_test_has_error(&errs, "t.cfg:2: line too long"));
     sw_cfg_free(cfg);
     sw_errors_clear(&errs);
 }
@@ -180,8 +170,8 @@ static void test_bad_descriptor_is_the_module_s_error(void **state)
     sw_errors_t errs = {0};
     sw_cfg_t *cfg = sw_cfg_read_string("t.cfg", "[core]\n", &errs);
     assert_int_equal(sw_cfg_add_owner(cfg, "broken", broken, &errs), -1);
-    assert_true(has_error(&errs, "broken: parameter 'n': bad default 'ten'"));
-    assert_true(has_error(&errs, "broken: parameter 'n' declared twice"));
+    assert_true(sw_test_has_error(&errs, "broken: parameter 'n': bad default 'ten'"));
+    assert_true(sw_test_has_error(&errs, "broken: parameter 'n' declared twice"));
     sw_cfg_free(cfg);
     sw_errors_clear(&errs);
 }
@@ -191,7 +181,7 @@ static void test_unreadable_file(void **state)
     (void)state;
     sw_errors_t errs = {0};
     assert_null(sw_cfg_read("/nonexistent/dir/x.cfg", &errs));
-    assert_true(has_error(&errs, "/nonexistent/dir/x.cfg: cannot open"));
+    assert_true(sw_test_has_error(&errs, "/nonexistent/dir/x.cfg: cannot open"));
     sw_errors_clear(&errs);
 }
 

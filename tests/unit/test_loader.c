@@ -9,18 +9,9 @@
 
 #include "cfg/config.h"
 #include "module/loader.h"
+#include "test_cfg_errors.h"
 
 #define ABI_DIR SW_TEST_BUILDDIR "/tests/abi"
-
-static bool has_error(const sw_errors_t *e, const char *text)
-{
-    for (size_t i = 0; i < e->count; i++)
-        if (strstr(e->items[i], text))
-            return true;
-    for (size_t i = 0; i < e->count; i++)
-        print_message("  error: %s\n", e->items[i]);
-    return false;
-}
 
 static void test_open_ok(void **state)
 {
@@ -108,7 +99,7 @@ static void test_missing_requirement(void **state)
     sw_modules_t ms;
     sw_errors_t errs = {0};
     assert_int_equal(sw_modules_open(&ms, names, 1, ABI_DIR, NULL, "t.cfg", 3, &errs), -1);
-    assert_true(has_error(&errs, "t.cfg:3: module 'probe_needs_ok' requires module 'probe_ok': add it to 'load'"));
+    assert_true(sw_test_has_error(&errs, "t.cfg:3: module 'probe_needs_ok' requires module 'probe_ok': add it to 'load'"));
     sw_modules_shutdown(&ms);
     sw_errors_clear(&errs);
 }
@@ -120,7 +111,7 @@ static void test_unknown_module(void **state)
     sw_modules_t ms;
     sw_errors_t errs = {0};
     assert_int_equal(sw_modules_open(&ms, names, 1, ABI_DIR, "/nonexistent", "t.cfg", 7, &errs), -1);
-    assert_true(has_error(&errs, "t.cfg:7: unknown module 'nosuch'"));
+    assert_true(sw_test_has_error(&errs, "t.cfg:7: unknown module 'nosuch'"));
     sw_modules_shutdown(&ms);
     sw_errors_clear(&errs);
 }
@@ -136,7 +127,7 @@ static void test_init_failure_names_module(void **state)
     sw_modules_declare_params(&ms, cfg, &errs);
     sw_cfg_resolve_all(cfg, &errs);
     assert_int_equal(sw_modules_init(&ms, cfg, &errs), -1);
-    assert_true(has_error(&errs, "module 'probe_init_fails': init failed: probe refuses to start (value 42)"));
+    assert_true(sw_test_has_error(&errs, "module 'probe_init_fails': init failed: probe refuses to start (value 42)"));
     assert_false(ms.mods[0]->inited); /* the module initialised before it was destroyed again */
     sw_modules_shutdown(&ms);
     sw_cfg_free(cfg);

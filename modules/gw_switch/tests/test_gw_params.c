@@ -15,6 +15,7 @@
 
 #include "gw_switch_params.h"
 #include "../../../tests/unit/test_util.h"
+#include "../../../tests/unit/test_cfg_errors.h"
 
 /* Reads text as "t.cfg" with the core's and gw_switch's parameters declared,
  * as the daemon does once the module is loaded. */
@@ -29,30 +30,9 @@ static sw_cfg_t *load(const char *text, sw_errors_t *errs)
     return cfg;
 }
 
-static void expect_no_errors(const sw_errors_t *e)
-{
-    for (size_t i = 0; i < e->count; i++)
-        print_message("unexpected: %s\n", e->items[i]);
-    assert_int_equal(e->count, 0);
-}
-
-static bool has_error(const sw_errors_t *e, const char *text)
-{
-    for (size_t i = 0; i < e->count; i++)
-        if (strstr(e->items[i], text))
-            return true;
-    print_message("errors were:\n");
-    for (size_t i = 0; i < e->count; i++)
-        print_message("  %s\n", e->items[i]);
-    return false;
-}
-
 static const sw_param_t *find_param(const char *name)
 {
-    for (const sw_param_t *p = gw_switch_params; p->size; p++)
-        if (strcmp(p->name, name) == 0)
-            return p;
-    return NULL;
+    return sw_test_find_param(gw_switch_params, name);
 }
 
 /* ---- the descriptor itself --------------------------------------------- */
@@ -120,7 +100,7 @@ static void test_defaults_match_parameters_md(void **state)
     (void)state;
     sw_errors_t errs = {0};
     sw_cfg_t *cfg = load("[core]\n", &errs);
-    expect_no_errors(&errs);
+    sw_test_expect_no_errors(&errs);
     const sw_api_t *api = sw_api_table();
     const sw_config_t *view = sw_cfg_view(cfg, "gw_switch");
     assert_non_null(view);
@@ -169,7 +149,7 @@ static void test_vos3000_names_in_gw_switch_section(void **state)
                          "max_calls = 500\n"
                          "max_cps = 20\n",
                          &errs);
-    expect_no_errors(&errs);
+    sw_test_expect_no_errors(&errs);
     const sw_api_t *api = sw_api_table();
     const sw_config_t *view = sw_cfg_view(cfg, "gw_switch");
     gw_switch_global_settings_t g;
@@ -207,7 +187,7 @@ static void test_lower_case_names_and_units(void **state)
                          "switch_limit = 0x10\n"
                          "switch_until_connect = yes\n",
                          &errs);
-    expect_no_errors(&errs);
+    sw_test_expect_no_errors(&errs);
     const sw_api_t *api = sw_api_table();
     const sw_config_t *view = sw_cfg_view(cfg, "gw_switch");
     gw_switch_global_settings_t g;
@@ -245,7 +225,7 @@ static void test_per_gateway_override_and_fallback(void **state)
     (void)state;
     sw_errors_t errs = {0};
     sw_cfg_t *cfg = load(override_cfg, &errs);
-    expect_no_errors(&errs);
+    sw_test_expect_no_errors(&errs);
     const sw_api_t *api = sw_api_table();
     const sw_config_t *view = sw_cfg_view(cfg, "gw_switch");
 
@@ -290,7 +270,7 @@ static void test_config_copy_for_the_call_path(void **state)
     (void)state;
     sw_errors_t errs = {0};
     sw_cfg_t *cfg = load(override_cfg, &errs);
-    expect_no_errors(&errs);
+    sw_test_expect_no_errors(&errs);
     const sw_api_t *api = sw_api_table();
     gw_switch_config_t conf;
     gw_switch_config_load(api, sw_cfg_view(cfg, "gw_switch"), &conf);
@@ -370,7 +350,7 @@ static void test_out_of_range_and_misplaced_values_are_refused(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sw_errors_t errs = {0};
         sw_cfg_t *cfg = load(cases[i].text, &errs);
-        if (!has_error(&errs, cases[i].error))
+        if (!sw_test_has_error(&errs, cases[i].error))
             fail_msg("case %zu: no error '%s'", i, cases[i].error);
         sw_cfg_free(cfg);
         sw_errors_clear(&errs);
@@ -396,7 +376,7 @@ static void test_range_limits_accepted(void **state)
                          "address = 192.0.2.1\n"
                          "stop_switch_codes = 100, 699\n",
                          &errs);
-    expect_no_errors(&errs);
+    sw_test_expect_no_errors(&errs);
     const sw_api_t *api = sw_api_table();
     const sw_config_t *view = sw_cfg_view(cfg, "gw_switch");
     gw_switch_gateway_settings_t gw;
@@ -428,7 +408,7 @@ static void test_doc_example_loads(void **state)
     *end = '\0';
     sw_errors_t errs = {0};
     sw_cfg_t *cfg = load(start, &errs);
-    expect_no_errors(&errs);
+    sw_test_expect_no_errors(&errs);
     const sw_api_t *api = sw_api_table();
     gw_switch_config_t conf;
     gw_switch_config_load(api, sw_cfg_view(cfg, "gw_switch"), &conf);

@@ -50,10 +50,7 @@ static void unload(loaded_t *l)
 
 static const sw_param_t *find_param(const char *name)
 {
-    for (const sw_param_t *p = privacy_params; p->size; p++)
-        if (strcmp(p->name, name) == 0)
-            return p;
-    return NULL;
+    return sw_test_find_param(privacy_params, name);
 }
 
 static void test_descriptor(void **state)

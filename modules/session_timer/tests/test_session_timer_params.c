@@ -17,6 +17,7 @@
 #include "cfg/config.h"
 #include "cfg/core_params.h"
 #include "module/loader.h"
+#include "../../../tests/unit/test_cfg_errors.h"
 
 #include "session_timer_params.h"
 
@@ -74,10 +75,7 @@ static int load_config(const char *text, st_config_t *out, char *err, char *warn
 
 static const sw_param_t *find_param(const char *name)
 {
-    for (const sw_param_t *p = session_timer_params; p->size; p++)
-        if (strcmp(p->name, name) == 0)
-            return p;
-    return NULL;
+    return sw_test_find_param(session_timer_params, name);
 }
 
 #define EVERY_LEG (SW_SCOPE_GLOBAL | SW_SCOPE_GATEWAY | SW_SCOPE_MAPPING | SW_SCOPE_ACCOUNT)
