@@ -7,7 +7,9 @@
  * doc/modules/cdr-format.md describe both for operators.
  *
  * Nothing is lost silently: a record that cannot be queued (the pending list
- * is full) waits in `overflow` and is retried every 100 ms; new calls are
+ * is full) waits in `overflow` and is retried every 100 ms (a timer that
+ * runs only while something waits: an idle switch must not wake 10 times a
+ * second for it); new calls are
  * refused with 503 while the store is full, so the overflow is bounded by
  * the calls that were already in progress.
  */
@@ -66,6 +68,9 @@ static const sw_param_t cdr_params[] = {
     {0},
 };
 
+#define METRICS_PERIOD_MS 1000
+#define OVERFLOW_RETRY_MS 100
+
 static struct {
     cdr_store_t *store;
     int64_t precision_ms;
@@ -73,7 +78,8 @@ static struct {
     size_t n_extra;
     cdr_record_t **overflow;    /* records the full store refused, oldest first */
     size_t n_overflow, cap_overflow;
-    sw_timer_t *tick;
+    sw_timer_t *tick;           /* metrics, once a second */
+    sw_timer_t *retry;          /* the overflow's retry, while it holds records */
     sw_stat_t *records, *pending, *latency_us, *journal_bytes, *refused, *alarm, *errors, *overflowed;
 } cdr;
 
@@ -165,8 +171,13 @@ static cdr_record_t *record_of(sw_call_t *call, const sw_call_end_t *end)
     return r;
 }
 
+static void overflow_retry(sw_module_t *self, void *arg);
+
 static void overflow_push(cdr_record_t *r)
 {
+    if (cdr.n_overflow == 0 && !cdr.retry)
+        cdr.retry = api->timer_start(module, "cdr_overflow_retry", OVERFLOW_RETRY_MS, OVERFLOW_RETRY_MS,
+                                     overflow_retry, NULL);
     if (cdr.n_overflow == cdr.cap_overflow) {
         cdr.cap_overflow = cdr.cap_overflow ? cdr.cap_overflow * 2 : 64;
         cdr.overflow = api->realloc(cdr.overflow, cdr.cap_overflow * sizeof *cdr.overflow);
@@ -183,6 +194,16 @@ static void overflow_drain(void)
         done++;
     memmove(cdr.overflow, cdr.overflow + done, (cdr.n_overflow - done) * sizeof *cdr.overflow);
     cdr.n_overflow -= done;
+    if (cdr.n_overflow == 0 && cdr.retry) {
+        api->timer_stop(cdr.retry);
+        cdr.retry = NULL;
+    }
+}
+
+static void overflow_retry(sw_module_t *self, void *arg)
+{
+    (void)self, (void)arg;
+    overflow_drain();
 }
 
 /* ---- hooks ------------------------------------------------------------------------------- */
@@ -211,8 +232,6 @@ static void on_call_end(sw_module_t *self, sw_call_t *call, const sw_call_end_t 
 static void tick(sw_module_t *self, void *arg)
 {
     (void)self, (void)arg;
-    if (cdr.n_overflow)
-        overflow_drain();
     cdr_store_stats_t st;
     cdr_store_stats(cdr.store, &st);
     api->stat_set(cdr.records, (int64_t)st.records_written);
@@ -338,7 +357,7 @@ static int cdr_start(sw_module_t *self)
     if (st.recovered)
         api->log(self, SW_LOG_NOTICE, NULL, "%llu record(s) of calls that ended before the last stop were "
                  "recovered from the journal", (unsigned long long)st.recovered);
-    cdr.tick = api->timer_start(self, "cdr_tick", 100, 100, tick, NULL);
+    cdr.tick = api->timer_start(self, "cdr_tick", METRICS_PERIOD_MS, METRICS_PERIOD_MS, tick, NULL);
     if (api->size > offsetof(sw_api_t, http_route) && api->http_route(self, "cdr", http_status) != 0)
         api->log(self, SW_LOG_WARN, NULL, "/api/v1/cdr is taken: no status resource");
     return 0;
@@ -356,6 +375,7 @@ static void cdr_destroy(sw_module_t *self)
     (void)self;
     if (cdr.tick)
         api->timer_stop(cdr.tick);
+    cdr.tick = NULL;
     /* calls ended at shutdown are in the queue or the overflow: all of them
      * are written before the store closes */
     for (int waits = 0; cdr.store && cdr.n_overflow && waits < 30; waits++) { /* up to ~30 s for a slow disk */
@@ -363,6 +383,9 @@ static void cdr_destroy(sw_module_t *self)
         if (cdr.n_overflow)
             cdr_store_wait_room(cdr.store);
     }
+    if (cdr.retry)
+        api->timer_stop(cdr.retry);
+    cdr.retry = NULL;
     if (cdr.n_overflow)
         api->log(module, SW_LOG_ERROR, NULL, "%zu records could not be handed to the store at shutdown",
                  cdr.n_overflow);

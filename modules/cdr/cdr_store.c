@@ -110,6 +110,11 @@ struct cdr_store {
     uint64_t flush_requested_seq;  /* cdr_store_flush(): flush now, skip the flush interval */
     bool stopping;
     uint64_t stop_ms;
+    /* The writer sleeps with a group commit already scheduled: a new
+     * record will be taken by it, so submitting need not wake the writer.
+     * Under steady load this saves the signaling thread a futex call and
+     * the writer a wake-up per group commit. */
+    bool writer_commit_scheduled;
     cdr_store_stats_t stats;       /* queue_length, last_seq and full are filled in by cdr_store_stats() */
 
     /* writer */
@@ -973,17 +978,23 @@ static void *writer_main(void *arg)
             pthread_mutex_lock(&st->lock);
             continue;
         }
+        /* while records flow (one was synced less than a period ago), the
+         * writer wakes for the next group commit on its own, whether or not
+         * records came yet: submitting then never has to wake it */
+        bool journal_expected = journal_work || (!st->stopping && now - st->last_sync_ms < st->group_commit_ms);
         uint64_t wake_at = rotate_at;
-        if (journal_work)
+        if (journal_expected)
             wake_at = min_u64(wake_at, journal_at);
         if (unflushed)
             wake_at = min_u64(wake_at, flush_at);
         if (st->stopping)
             wake_at = min_u64(wake_at, now + BACKOFF_MIN_MS);
+        st->writer_commit_scheduled = journal_expected;
         if (wake_at == UINT64_MAX)
             pthread_cond_wait(&st->wake_writer, &st->lock);
         else
             wait_until(&st->wake_writer, &st->lock, wake_at);
+        st->writer_commit_scheduled = false;
     }
     pthread_mutex_unlock(&st->lock);
     close_current_file(st);
@@ -1277,7 +1288,7 @@ int cdr_store_submit(cdr_store_t *st, cdr_record_t *r)
     st->queue_count++;
     st->pending++;
     st->stats.submitted++;
-    if (was_empty)
+    if (was_empty && !st->writer_commit_scheduled)
         pthread_cond_signal(&st->wake_writer); /* it may be asleep with nothing to do */
     pthread_mutex_unlock(&st->lock);
     return 0;
