@@ -73,3 +73,17 @@ char *sw_strbuf_take(sw_strbuf_t *b)
     b->len = b->cap = 0;
     return s;
 }
+
+size_t sw_decimal(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    for (size_t i = 0; i < n; i++)
+        out[i] = digits[n - 1 - i];
+    out[n] = '\0';
+    return n;
+}

@@ -43,6 +43,7 @@
 
 #include "log.h"
 #include "sip/plain.h"
+#include "strbuf.h"
 
 /* ---- libosip2 set-up ------------------------------------------------------ */
 
@@ -296,20 +297,6 @@ static char *room_put(text_room_t *room, const char *s, size_t n)
     return p;
 }
 
-/* Writes v in decimal and a NUL into out (at least 21 bytes): the length. */
-static size_t format_size(char *out, size_t v)
-{
-    char digits[20];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v > 0);
-    for (size_t i = 0; i < n; i++)
-        out[i] = digits[n - 1 - i];
-    out[n] = '\0';
-    return n;
-}
 
 /* Appends n bytes at out + *at (the caller sized the buffer). */
 static void put(char *out, size_t *at, const char *s, size_t n)
@@ -868,7 +855,7 @@ static const char *build_osip_view(sw_msg_t *m)
      * received one): it must read the one received, or the real length when
      * there was none (a datagram whose body runs to its end, inv2543). */
     char body_len_text[24];
-    format_size(body_len_text, m->body_len);
+    sw_decimal(body_len_text, m->body_len);
     const sw_msg_hdr_t *content_length = osip_single_field(m, SW_HDR_CONTENT_LENGTH);
     const char *length = content_length != NULL ? content_length->value : body_len_text;
     if (osip->content_length == NULL || osip->content_length->value == NULL ||
@@ -1609,7 +1596,7 @@ int sw_msg_set_body(sw_msg_t *m, const char *content_type, const char *body, siz
     m->body = copy;
     m->body_len = removing ? 0 : len;
     char length_text[24];
-    format_size(length_text, m->body_len);
+    sw_decimal(length_text, m->body_len);
     int rc = set_content_length(m, length_text, !removing);
     if (m->built) {
         drop_osip_view(m);
@@ -1630,7 +1617,7 @@ char *sw_msg_serialize(const sw_msg_t *m, size_t *len)
     size_t ruri_len = m->method != NULL ? strlen(m->ruri) : 0;
     size_t reason_len = m->method == NULL ? strlen(m->reason) : 0;
     char length_text[48] = ": ";
-    size_t length_len = 2 + format_size(length_text + 2, m->body_len);
+    size_t length_len = 2 + sw_decimal(length_text + 2, m->body_len);
     put(length_text, &length_len, "\r\n", 2);
 
     size_t cap = 16 + version_len + method_len + ruri_len + reason_len + m->body_len;

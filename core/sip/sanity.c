@@ -1,12 +1,14 @@
 /* Sanity checks every message passes at the front door, before routing or
  * transactions see it (RFC 3261 8.2 as a UAS, which a B2BUA is for every
  * request it receives). The checks work on the header text as received
- * (sw_msg_header), so they see duplicates and values libosip2 would have
- * normalised away. See sip.h for the list and the answer to each failure. */
+ * (the message's own header list), so they see duplicates and values
+ * libosip2 would have normalised away. See sip.h for the list and the
+ * answer to each failure. */
 #include "config.h"
 
 #include "sip/sip.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -36,16 +38,99 @@ bool sw_sip_method_known(const char *method)
     return false;
 }
 
+/* ---- character classes -------------------------------------------------- */
+
+/* Every message passes these checks, several header values each, so the
+ * character tests are one table lookup: a bit per class of the grammar, and
+ * a bit per set of characters a scan stops at. The NUL byte is in every
+ * stop set (a value reads as a C string up to it). */
+enum {
+    CC_CTL = 1u << 0,           /* control: no grammar allows one outside a quoted-pair */
+    CC_WSP = 1u << 1,
+    CC_DIGIT = 1u << 2,
+    CC_ALNUM = 1u << 3,
+    CC_HEX = 1u << 4,
+    CC_TOKEN = 1u << 5,
+    CC_USERINFO = 1u << 6,
+    CC_PARAM = 1u << 7,
+    CC_HOST = 1u << 8,
+    CC_TEL = 1u << 9,
+    CC_QUOTING = 1u << 10,      /* '"' and '\\': where has_control_char must look closer */
+    STOP_GT = 1u << 11,         /* ">" */
+    STOP_WSP = 1u << 12,        /* " \t" */
+    STOP_SEMI = 1u << 13,       /* ";" */
+    STOP_COLON = 1u << 14,      /* ":" */
+    STOP_PNAME = 1u << 15,      /* "=;, \t\"<>": ends a header parameter's name */
+    STOP_PVALUE = 1u << 16,     /* ";, \t\"<>": ends its value */
+    STOP_ANY = STOP_GT | STOP_WSP | STOP_SEMI | STOP_COLON | STOP_PNAME | STOP_PVALUE,
+};
+
+static uint32_t char_class[256];
+static pthread_once_t char_class_once = PTHREAD_ONCE_INIT;
+
+static void mark(const char *chars, uint32_t bits)
+{
+    for (const char *c = chars; *c != '\0'; c++)
+        char_class[(unsigned char)*c] |= bits;
+}
+
+static void char_class_init(void)
+{
+    for (int c = 0; c < 256; c++) {
+        uint32_t b = 0;
+        /* HTAB is whitespace; folded line ends are gone once unfolded, so a
+         * CR or LF left in a value is a bare one */
+        if ((c < 0x20 && c != '\t') || c == 0x7f)
+            b |= CC_CTL;
+        if (c >= '0' && c <= '9')
+            b |= CC_DIGIT | CC_ALNUM | CC_HEX;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+            b |= CC_ALNUM;
+        if ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))
+            b |= CC_HEX;
+        if (b & CC_ALNUM)
+            b |= CC_TOKEN | CC_USERINFO | CC_PARAM | CC_HOST;
+        if (b & CC_HEX)
+            b |= CC_TEL;
+        char_class[c] = b;
+    }
+    char_class[0] |= STOP_ANY;
+    mark(" \t", CC_WSP | STOP_WSP | STOP_PNAME | STOP_PVALUE);
+    mark("-.!%*_+`'~", CC_TOKEN);
+    /* RFC 3261 25.1 userinfo besides alphanumerics and escapes: mark,
+     * user-unreserved and the password's (':' splits user and password).
+     * RFC 4475 intmeth uses nearly all of them. '#' should be escaped but is
+     * let through: PBXs dial feature codes ("*72#123") with it. */
+    mark("-_.!~*'()&=+$,;?/:#", CC_USERINFO);
+    mark("[]/:&+$-_.!~*'()", CC_PARAM);            /* paramchar: param-unreserved / unreserved */
+    /* a hostname or IPv4 address, leniently: '_' is let through (seen in the
+     * wild), label shapes are not checked (an unresolvable name fails later) */
+    mark("-._", CC_HOST);
+    /* RFC 3966 phonedigit-hex and visual separators: the call engine makes a
+     * tel number the user part of a SIP URI, so '@', ':' or '>' may not be */
+    mark("+*#-.()", CC_TEL);
+    mark("\"\\", CC_QUOTING);
+    mark(">", STOP_GT);
+    mark(";", STOP_SEMI | STOP_PNAME | STOP_PVALUE);
+    mark(":", STOP_COLON);
+    mark("=", STOP_PNAME);
+    mark(",\"<>", STOP_PNAME | STOP_PVALUE);
+}
+
+static inline bool is_class(char c, uint32_t bits)
+{
+    return (char_class[(unsigned char)c] & bits) != 0;
+}
+
 /* ---- small text helpers ------------------------------------------------- */
 
-/* The next header named `name` at or after *cursor (which moves past it), or
- * NULL: walks the list once, where sw_msg_header(m, name, i) in a loop would
- * walk it again for each i. */
-static const char *next_header(const sw_msg_t *m, const char *name, size_t *cursor)
+/* The next header with that id at or after *cursor (which moves past it), or
+ * NULL: one walk of the list, comparing ids, not names. */
+static const char *next_header(const sw_msg_t *m, sw_hdr_id_t id, size_t *cursor)
 {
     while (*cursor < m->hdr_count) {
         const sw_msg_hdr_t *h = &m->hdrs[(*cursor)++];
-        if (sw_msg_header_name_is(h->name, strlen(h->name), name))
+        if (h->id == id)
             return h->value;
     }
     return NULL;
@@ -63,42 +148,51 @@ static bool is_digit(char c)
 
 static bool is_token_char(char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c))
-        return true;
-    return c != '\0' && strchr("-.!%*_+`'~", c) != NULL;
-}
-
-static bool is_alnum(char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c);
+    return is_class(c, CC_TOKEN);
 }
 
 static bool is_hex(char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return is_class(c, CC_HEX);
 }
 
-/* A control character: no header grammar of RFC 3261 allows one outside a
- * quoted-pair (HTAB is whitespace; folded line ends are gone once unfolded,
- * so a CR or LF left in a value is a bare one). */
-static bool is_ctl(char c)
+/* Whether any of the 8 bytes of x is below 0x20 or is 0x7f, '"' or '\\'
+ * (the bytes has_control_char must look at; HTAB too, looked at and let
+ * through). Exact, no false negative: the usual "has a byte less than n"
+ * and "has a zero byte" word tricks. */
+static bool word_has_ctl_or_quoting(uint64_t x)
 {
-    unsigned char u = (unsigned char)c;
-    return (u < 0x20 && u != '\t') || u == 0x7f;
+    const uint64_t ones = 0x0101010101010101u, highs = 0x8080808080808080u;
+    uint64_t below_space = (x - ones * 0x20) & ~x & highs;
+    uint64_t del = x ^ (ones * 0x7f), quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    uint64_t equal = ((del - ones) & ~del) | ((quote - ones) & ~quote) | ((backslash - ones) & ~backslash);
+    return ((below_space | equal) & highs) != 0;
 }
 
 /* True when v[0..n) holds a control character outside the quoted-pairs of
  * its quoted strings, which may escape any (RFC 4475 intmeth has BEL, NUL
- * and DEL in a display name that way). */
+ * and DEL in a display name that way). Every header of every message goes
+ * through here, and most values have neither quotes nor control
+ * characters: outside quotes the scan skips 8 clean bytes at a time. */
 static bool has_control_char(const char *v, size_t n)
 {
     bool quoted = false;
     for (size_t i = 0; i < n; i++) {
+        if (!quoted) {
+            uint64_t word;
+            while (i + sizeof word <= n && (memcpy(&word, v + i, sizeof word), !word_has_ctl_or_quoting(word)))
+                i += sizeof word;
+            if (i == n)
+                break;
+        }
+        uint32_t c = char_class[(unsigned char)v[i]];
+        if (!(c & (CC_CTL | CC_QUOTING)))
+            continue;
         if (quoted && v[i] == '\\' && i + 1 < n)
             i++;
         else if (v[i] == '"')
             quoted = !quoted;
-        else if (is_ctl(v[i]))
+        else if (c & CC_CTL)
             return true;
     }
     return false;
@@ -220,11 +314,11 @@ static bool element_has_bare_uri_headers(const char *s, size_t n, void *arg)
     return !bracketed && memchr(uri, '?', uri_len) != NULL;
 }
 
-static bool address_has_bare_uri_headers(const sw_msg_t *m, const char *name)
+static bool address_has_bare_uri_headers(const sw_msg_t *m, sw_hdr_id_t id)
 {
     const char *v;
     size_t cursor = 0;
-    while ((v = next_header(m, name, &cursor)) != NULL)
+    while ((v = next_header(m, id, &cursor)) != NULL)
         if (for_each_element(v, element_has_bare_uri_headers, NULL))
             return true;
     return false;
@@ -248,26 +342,20 @@ static bool sip_ruri_has_headers(const char *ruri)
     return strchr(at != NULL ? at : colon, '?') != NULL;
 }
 
-/* Characters of a SIP URI's userinfo besides alphanumerics and escapes
- * (RFC 3261 25.1: mark, user-unreserved, and the password's; ':' splits user
- * and password). RFC 4475 intmeth uses nearly all of them. '#' should be
- * escaped but is let through: PBXs dial feature codes ("*72#123") with it. */
+/* The classes of char_class_init(), as predicates for the scans below. */
 static bool is_userinfo_char(char c)
 {
-    return is_alnum(c) || (c != '\0' && strchr("-_.!~*'()&=+$,;?/:#", c) != NULL);
+    return is_class(c, CC_USERINFO);
 }
 
-/* paramchar: param-unreserved / unreserved (escapes apart). */
 static bool is_param_char(char c)
 {
-    return is_alnum(c) || (c != '\0' && strchr("[]/:&+$-_.!~*'()", c) != NULL);
+    return is_class(c, CC_PARAM);
 }
 
-/* A hostname or IPv4 address, leniently: '_' is let through (seen in the
- * wild), label shapes are not checked (an unresolvable name fails later). */
 static bool is_host_char(char c)
 {
-    return is_alnum(c) || c == '-' || c == '.' || c == '_';
+    return is_class(c, CC_HOST);
 }
 
 /* Length of the run of s made of chars for which ok() holds. */
@@ -361,13 +449,12 @@ static bool sip_ruri_ok(const char *ruri)
     return uri_params_ok(p);
 }
 
-/* What a tel URI's number may hold (RFC 3966 phonedigit-hex and visual
- * separators): the call engine makes it the user part of a SIP URI (the
- * caller's From, the callee's Request-URI on the B-leg), so an '@', ':' or
- * '>' in it would break those. */
+/* What a tel URI's number may hold (CC_TEL): the call engine makes it the
+ * user part of a SIP URI (the caller's From, the callee's Request-URI on the
+ * B-leg), so an '@', ':' or '>' in it would break those. */
 static bool is_tel_char(char c)
 {
-    return is_hex(c) || (c != '\0' && strchr("+*#-.()", c) != NULL);
+    return is_class(c, CC_TEL);
 }
 
 /* The number of a tel URI s[0..n) ("tel:" and up to the first ';'): not
@@ -473,7 +560,7 @@ static bool collect_unsupported(const sw_msg_t *m, sw_sanity_t *out)
     size_t cap = sizeof out->extra, used = 0, tags = 0, unknown = 0;
     const char *v;
     size_t cursor = 0;
-    while ((v = next_header(m, "Require", &cursor)) != NULL) {
+    while ((v = next_header(m, SW_HDR_REQUIRE, &cursor)) != NULL) {
         const char *p = v;
         while (*p != '\0') {
             const char *comma = strchr(p, ',');
@@ -519,11 +606,12 @@ static size_t skip_quoted(const char *v, size_t n, size_t i)
     return 0;
 }
 
-/* Length of the run of v[i..n) made of bytes not in `stop`. */
-static size_t run_until(const char *v, size_t n, size_t i, const char *stop)
+/* Length of the run of v[i..n) made of bytes not in the stop set (STOP_*;
+ * a NUL stops every scan). */
+static size_t run_until(const char *v, size_t n, size_t i, uint32_t stop)
 {
     size_t k = i;
-    while (k < n && strchr(stop, v[k]) == NULL)
+    while (k < n && !is_class(v[k], stop))
         k++;
     return k - i;
 }
@@ -568,23 +656,23 @@ static bool address_header_ok(const sw_msg_hdr_t *h)
         }
     }
     if (lt < n) {
-        size_t uri = run_until(v, n, lt, ">");
+        size_t uri = run_until(v, n, lt, STOP_GT);
         if (lt + uri == n)
             return true; /* an unclosed '<' is libosip2's to refuse */
-        if (run_until(v, n, lt, " \t") < uri)
+        if (run_until(v, n, lt, STOP_WSP) < uri)
             return false; /* no whitespace inside a URI */
         if (uri > 4 && strncasecmp(v + lt + 1, "tel:", 4) == 0 && !tel_number_ok(v + lt + 1, uri - 1))
             return false;
         i = lt + uri + 1;
     } else {
-        size_t uri = run_until(v, n, i, ";");
+        size_t uri = run_until(v, n, i, STOP_SEMI);
         while (uri > 0 && is_wsp(v[i + uri - 1]))
             uri--;
-        if (run_until(v, n, i, ":") >= uri || run_until(v, n, i, " \t") < uri)
+        if (run_until(v, n, i, STOP_COLON) >= uri || run_until(v, n, i, STOP_WSP) < uri)
             return false; /* no scheme, or whitespace inside the addr-spec */
         if (uri >= 4 && strncasecmp(v + i, "tel:", 4) == 0 && !tel_number_ok(v + i, uri))
             return false;
-        i += run_until(v, n, i, ";");
+        i += run_until(v, n, i, STOP_SEMI);
     }
     /* then: *( SWS ";" SWS name [ SWS "=" SWS value ] ) SWS, nothing else */
     for (;;) {
@@ -594,7 +682,7 @@ static bool address_header_ok(const sw_msg_hdr_t *h)
         if (v[i] != ';')
             return false; /* a second address, or junk after a value */
         i = skip_wsp(v, n, i + 1);
-        size_t name = run_until(v, n, i, "=;, \t\"<>");
+        size_t name = run_until(v, n, i, STOP_PNAME);
         if (name == 0)
             return false; /* ";;" or a trailing ";" */
         i = skip_wsp(v, n, i + name);
@@ -606,7 +694,7 @@ static bool address_header_ok(const sw_msg_hdr_t *h)
             if (i == 0)
                 return false;
         } else {
-            size_t value = run_until(v, n, i, ";, \t\"<>");
+            size_t value = run_until(v, n, i, STOP_PVALUE);
             if (value == 0)
                 return false; /* ";tag=" and friends */
             i += value;
@@ -614,24 +702,46 @@ static bool address_header_ok(const sw_msg_hdr_t *h)
     }
 }
 
-static const sw_msg_hdr_t *first_header(const sw_msg_t *m, const char *name)
+/* The headers the checks look at, found in one walk of the list (by id:
+ * a name was matched to its id once, when the message was parsed). */
+enum { MAND_VIA, MAND_FROM, MAND_TO, MAND_CALL_ID, MAND_CSEQ, MAND_MAX_FORWARDS, MAND_COUNT };
+typedef struct header_view {
+    const sw_msg_hdr_t *first[MAND_COUNT];
+    unsigned count[MAND_COUNT];
+    const sw_msg_hdr_t *first_with_ctl; /* the first field holding a control character */
+} header_view_t;
+
+static void view_headers(const sw_msg_t *m, header_view_t *v)
 {
-    for (size_t i = 0; i < m->hdr_count; i++)
-        if (sw_msg_header_name_is(m->hdrs[i].name, strlen(m->hdrs[i].name), name))
-            return &m->hdrs[i];
-    return NULL;
+    memset(v, 0, sizeof *v);
+    for (size_t i = 0; i < m->hdr_count; i++) {
+        const sw_msg_hdr_t *h = &m->hdrs[i];
+        int slot;
+        switch (h->id) {
+        case SW_HDR_VIA: slot = MAND_VIA; break;
+        case SW_HDR_FROM: slot = MAND_FROM; break;
+        case SW_HDR_TO: slot = MAND_TO; break;
+        case SW_HDR_CALL_ID: slot = MAND_CALL_ID; break;
+        case SW_HDR_CSEQ: slot = MAND_CSEQ; break;
+        case SW_HDR_MAX_FORWARDS: slot = MAND_MAX_FORWARDS; break;
+        default: slot = -1; break;
+        }
+        if (slot >= 0 && v->count[slot]++ == 0)
+            v->first[slot] = h;
+        if (v->first_with_ctl == NULL && has_control_char(h->value, h->value_len))
+            v->first_with_ctl = h;
+    }
 }
 
 /* Checks shared by requests and responses: version, the five headers every
  * message carries and single values of those that must be single. Returns
  * the failing reason or NULL. */
-static const char *check_common(const sw_msg_t *m, int *code)
+static const char *check_common(const sw_msg_t *m, const header_view_t *hv, int *code)
 {
-    static const char *const mandatory[] = {"Via", "From", "To", "Call-ID", "CSeq"};
     static const char *const missing[] = {"Missing Via header", "Missing From header",
                                           "Missing To header", "Missing Call-ID header",
                                           "Missing CSeq header"};
-    static const char *const single[] = {"From", "To", "Call-ID", "CSeq", "Max-Forwards"};
+    static const int single[] = {MAND_FROM, MAND_TO, MAND_CALL_ID, MAND_CSEQ, MAND_MAX_FORWARDS};
     static const char *const duplicate[] = {"Duplicate From header", "Duplicate To header",
                                             "Duplicate Call-ID header", "Duplicate CSeq header",
                                             "Duplicate Max-Forwards header"};
@@ -639,7 +749,7 @@ static const char *check_common(const sw_msg_t *m, int *code)
      * with our tag appended, which nobody could parse, so such a message
      * is dropped (a missing one is reported as missing below) */
     *code = -1;
-    const sw_msg_hdr_t *from = first_header(m, "From"), *to = first_header(m, "To");
+    const sw_msg_hdr_t *from = hv->first[MAND_FROM], *to = hv->first[MAND_TO];
     if (from && !address_header_ok(from))
         return "Malformed From header";
     if (to && !address_header_ok(to))
@@ -650,11 +760,11 @@ static const char *check_common(const sw_msg_t *m, int *code)
         return "Version Not Supported";
     }
     *code = 400;
-    for (size_t i = 0; i < sizeof mandatory / sizeof mandatory[0]; i++)
-        if (sw_msg_header_count(m, mandatory[i]) == 0)
+    for (int i = MAND_VIA; i <= MAND_CSEQ; i++)
+        if (hv->count[i] == 0)
             return missing[i];
     for (size_t i = 0; i < sizeof single / sizeof single[0]; i++)
-        if (sw_msg_header_count(m, single[i]) > 1)
+        if (hv->count[single[i]] > 1)
             return duplicate[i];
     return NULL;
 }
@@ -665,12 +775,16 @@ static void check_response(const sw_msg_t *m, sw_sanity_t *out)
     const char *method;
     size_t method_len;
     int status = sw_msg_status(m);
+    header_view_t hv;
     /* A response is never answered: anything wrong means drop it (-1). */
-    if (status < 100 || status > 699)
+    if (status < 100 || status > 699) {
         fail(out, -1, "Invalid status code");
-    else if (check_common(m, &code) != NULL)
+        return;
+    }
+    view_headers(m, &hv);
+    if (check_common(m, &hv, &code) != NULL)
         fail(out, -1, "Malformed response");
-    else if (!parse_cseq(sw_msg_header(m, "CSeq", 0), &method, &method_len))
+    else if (!parse_cseq(hv.first[MAND_CSEQ]->value, &method, &method_len))
         fail(out, -1, "Invalid CSeq"); /* scalarlg */
 }
 
@@ -678,7 +792,9 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
 {
     const char *method = sw_msg_method(m);
     int code;
-    const char *reason = check_common(m, &code);
+    header_view_t hv;
+    view_headers(m, &hv);
+    const char *reason = check_common(m, &hv, &code);
     if (reason != NULL) {
         fail(out, code, reason);
         return;
@@ -687,20 +803,18 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
     /* Control characters: in a header an answer echoes (Via, Call-ID, CSeq;
      * From/To were checked above) the request is dropped, as the answer
      * would carry them; elsewhere it is answered 400. */
-    for (size_t i = 0; i < m->hdr_count; i++) {
-        const sw_msg_hdr_t *h = &m->hdrs[i];
-        if (!has_control_char(h->value, h->value_len))
-            continue;
-        bool echoed = h->id == SW_HDR_VIA || h->id == SW_HDR_CALL_ID || h->id == SW_HDR_CSEQ;
+    if (hv.first_with_ctl != NULL) {
+        sw_hdr_id_t id = hv.first_with_ctl->id;
+        bool echoed = id == SW_HDR_VIA || id == SW_HDR_CALL_ID || id == SW_HDR_CSEQ;
         fail(out, echoed ? -1 : 400, "Control character in a header");
         return;
     }
-    if (!top_via_ok(sw_msg_header(m, "Via", 0))) {
+    if (!top_via_ok(hv.first[MAND_VIA]->value)) {
         fail(out, -1, "Malformed Via header"); /* nowhere to send an answer */
         return;
     }
     /* callid = word [ "@" word ]: no whitespace (a comma list, two values) */
-    const char *call_id = sw_msg_header(m, "Call-ID", 0);
+    const char *call_id = hv.first[MAND_CALL_ID]->value;
     if (call_id[strcspn(call_id, " \t,")] != '\0') {
         fail(out, 400, "Invalid Call-ID");
         return;
@@ -708,11 +822,11 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
 
     const char *cseq_method;
     size_t cseq_method_len;
-    if (!parse_cseq(sw_msg_header(m, "CSeq", 0), &cseq_method, &cseq_method_len)) {
+    if (!parse_cseq(hv.first[MAND_CSEQ]->value, &cseq_method, &cseq_method_len)) {
         fail(out, 400, "Invalid CSeq"); /* scalar02 */
         return;
     }
-    const char *mf_text = sw_msg_header(m, "Max-Forwards", 0);
+    const char *mf_text = hv.first[MAND_MAX_FORWARDS] ? hv.first[MAND_MAX_FORWARDS]->value : NULL;
     uint64_t max_forwards = 70;
     if (mf_text != NULL && !parse_bounded_uint(mf_text, strlen(mf_text), 255, &max_forwards)) {
         fail(out, 400, "Invalid Max-Forwards");
@@ -751,15 +865,15 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
         fail(out, 400, "Invalid Via branch");
         return;
     }
-    if (address_has_bare_uri_headers(m, "From") || address_has_bare_uri_headers(m, "To") ||
-        address_has_bare_uri_headers(m, "Contact")) {
+    if (address_has_bare_uri_headers(m, SW_HDR_FROM) || address_has_bare_uri_headers(m, SW_HDR_TO) ||
+        address_has_bare_uri_headers(m, SW_HDR_CONTACT)) {
         fail(out, 400, "URI with headers outside <>"); /* regbadct */
         return;
     }
     if (strcmp(method, "REGISTER") == 0) {
         /* unksm2: the address of record must be a SIP or SIPS URI
          * (RFC 3261 10.3 step 5). */
-        const char *to = sw_msg_header(m, "To", 0);
+        const char *to = hv.first[MAND_TO]->value;
         size_t uri_len;
         bool bracketed;
         const char *uri = uri_of_address(to, strlen(to), &uri_len, &bracketed);
@@ -783,7 +897,8 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
         size_t body_len;
         const char *body = sw_msg_body(m, &body_len);
         if (body_len > 0) {
-            const char *ct = sw_msg_header(m, "Content-Type", 0);
+            size_t cursor = 0;
+            const char *ct = next_header(m, SW_HDR_CONTENT_TYPE, &cursor);
             if (ct == NULL) {
                 fail(out, 400, "Missing Content-Type"); /* RFC 3261 20.15 */
                 return;
@@ -804,7 +919,7 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
         bool accepts_sdp = false, seen_any = false;
         const char *accept;
         size_t cursor = 0;
-        while (!accepts_sdp && (accept = next_header(m, "Accept", &cursor)) != NULL)
+        while (!accepts_sdp && (accept = next_header(m, SW_HDR_ACCEPT, &cursor)) != NULL)
             accepts_sdp = for_each_element(accept, element_accepts_sdp, &seen_any);
         if (seen_any && !accepts_sdp) {
             fail(out, 406, "Not Acceptable");
@@ -817,6 +932,7 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
 
 void sw_sip_sanity_check(const sw_msg_t *m, sw_sanity_t *out)
 {
+    pthread_once(&char_class_once, char_class_init);
     out->code = 0;
     out->reason = NULL;
     out->extra[0] = '\0';

@@ -287,6 +287,59 @@ static void test_other_400s(void **state)
                 400, "To of a REGISTER must be a SIP URI");
 }
 
+/* An INVITE with one more header, "X-Note: <value>" (value_len bytes, may
+ * hold control characters). */
+static int check_note(const char *value, size_t value_len)
+{
+    char text[1024];
+    int head = snprintf(text, sizeof text, "%sX-Note: ", INVITE_LINE VIA FROM TO CALL_ID CSEQ MF);
+    assert_true(head > 0 && (size_t)head + value_len + sizeof SDP_HEADERS < sizeof text);
+    memcpy(text + head, value, value_len);
+    snprintf(text + head + value_len, sizeof text - (size_t)head - value_len, "\r\n%s", SDP_HEADERS);
+    return check(text, NULL);
+}
+
+/* The control-character scan skips clean 8-byte words: a control character
+ * is found at every offset of a value, whatever its alignment, and a
+ * quoted string's escapes are honoured across word boundaries. */
+static void test_control_char_at_every_offset(void **state)
+{
+    (void)state;
+    static const char ctls[] = {0x01, 0x0b, 0x1f, 0x7f};
+    char value[40];
+    for (size_t len = 1; len < sizeof value; len++) {
+        memset(value, 'a', len);
+        assert_int_equal(check_note(value, len), 0);
+        for (size_t at = 0; at < len; at++) {
+            for (size_t k = 0; k < sizeof ctls; k++) {
+                memset(value, 'a', len);
+                value[at] = ctls[k];
+                if (at == 0 || at == len - 1)
+                    continue; /* leading/trailing bytes are the framing's business */
+                if (check_note(value, len) != 400)
+                    fail_msg("control 0x%02x at %zu of %zu not found", (unsigned)(unsigned char)ctls[k], at, len);
+            }
+            memset(value, 'a', len);
+            value[at] = '\t'; /* whitespace, not a control character */
+            if (at > 0 && at < len - 1)
+                assert_int_equal(check_note(value, len), 0);
+        }
+    }
+    /* "...\<BEL>..." inside quotes is a quoted-pair; a BEL after the closing
+     * quote is not, wherever the quote falls in its word */
+    for (size_t at = 1; at < 20; at++) {
+        char v[64];
+        memset(v, 'b', sizeof v);
+        v[at] = '"';
+        v[at + 1] = '\\';
+        v[at + 2] = 0x07;
+        v[at + 3] = '"';
+        assert_int_equal(check_note(v, at + 4 + 10), 0);
+        v[at + 4 + 9] = 0x07;
+        assert_int_equal(check_note(v, at + 4 + 11), 400);
+    }
+}
+
 static void test_ack_is_never_answered(void **state)
 {
     (void)state;
@@ -624,6 +677,7 @@ int main(void)
         cmocka_unit_test(test_raw_reply),
         cmocka_unit_test(test_reply_destination),
         cmocka_unit_test(test_reason_phrases),
+        cmocka_unit_test(test_control_char_at_every_offset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
