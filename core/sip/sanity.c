@@ -319,7 +319,7 @@ static bool address_has_bare_uri_headers(const sw_msg_t *m, sw_hdr_id_t id)
     const char *v;
     size_t cursor = 0;
     while ((v = next_header(m, id, &cursor)) != NULL)
-        if (for_each_element(v, element_has_bare_uri_headers, NULL))
+        if (strchr(v, '?') != NULL && for_each_element(v, element_has_bare_uri_headers, NULL))
             return true;
     return false;
 }

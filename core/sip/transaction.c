@@ -184,7 +184,8 @@ static uint64_t siphash24(const unsigned char *in, size_t len, const uint64_t k[
 
 /* The fields of a key, NUL-separated in one buffer. Fields longer than the
  * buffer are cut: that only makes different keys share a hash, and every
- * match compares the fields in full. */
+ * match compares the fields in full. Declared without an initializer, only
+ * n set: clearing 512 bytes per lookup would cost more than the hash. */
 typedef struct key_text {
     unsigned char b[512];
     size_t n;
@@ -192,9 +193,17 @@ typedef struct key_text {
 
 static void key_add(key_text_t *k, const char *s, size_t n, bool fold_case)
 {
-    for (size_t i = 0; i < n && k->n < sizeof k->b - 1; i++) {
-        unsigned char c = (unsigned char)s[i];
-        k->b[k->n++] = fold_case && c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+    size_t room = k->n < sizeof k->b - 1 ? sizeof k->b - 1 - k->n : 0;
+    if (n > room)
+        n = room;
+    if (fold_case) {
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            k->b[k->n++] = c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
+        }
+    } else {
+        memcpy(k->b + k->n, s, n);
+        k->n += n;
     }
     if (k->n < sizeof k->b)
         k->b[k->n++] = 0;
@@ -207,9 +216,8 @@ static void key_add_str(key_text_t *k, const char *s)
 
 static void key_add_uint(key_text_t *k, uint32_t v)
 {
-    char num[16];
-    int n = snprintf(num, sizeof num, "%u", v);
-    key_add(k, num, (size_t)n, false);
+    char num[24];
+    key_add(k, num, sw_decimal(num, v), false);
 }
 
 static uint64_t key_hash(const key_text_t *k)
@@ -847,7 +855,8 @@ static bool str_eq_null(const char *a, const char *b)
 
 static uint64_t server_key_hash(const req_info_t *ri, const char *method)
 {
-    key_text_t k = {.n = 0};
+    key_text_t k;
+    k.n = 0;
     if (!ri->rfc2543) {
         key_add_str(&k, "S");
         key_add_str(&k, method);
@@ -904,7 +913,8 @@ static sw_tx_t *server_find(const req_info_t *ri, const char *method, match_mode
 static uint64_t dialog_key_hash(const char *call_id, uint32_t cseq, const char *from_tag, size_t from_tag_len,
                                 const char *to_tag)
 {
-    key_text_t k = {.n = 0};
+    key_text_t k;
+    k.n = 0;
     key_add_str(&k, "D");
     key_add_str(&k, call_id);
     key_add_uint(&k, cseq);
@@ -1350,7 +1360,8 @@ static char *build_ack_or_cancel(const sw_tx_t *tx, const char *method, const ch
 
 static uint64_t client_key_hash(const char *branch, const char *method)
 {
-    key_text_t k = {.n = 0};
+    key_text_t k;
+    k.n = 0;
     key_add_str(&k, "C");
     key_add_str(&k, method);
     key_add_str(&k, branch);
