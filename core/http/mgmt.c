@@ -5,8 +5,10 @@
  *   GET  /api/v1/calls      live calls (JSON; ?limit=N, default 1000); 400 bad limit, 503 loop busy
  *   GET  /api/v1/gateways   gateways with their live calls (JSON); 503 loop busy
  *   POST /api/v1/reload     reload cfg and script; 200 or 422 with the errors
- *   GET  /api/v1/blocked    source addresses blocked by the rate limit (JSON); 503 loop busy
- *   DELETE /api/v1/blocked/<ip>  ends that block; 200, 404 when not blocked */
+ *   GET  /api/v1/blocked    blocked source addresses (the rate limit's and the modules'), and the
+ *                           blocks modules keep themselves (mgmt_blocked.h; JSON); 503 loop busy
+ *   DELETE /api/v1/blocked/<key>  lifts what key names (an address, an account...); 200, 404 when
+ *                           nothing was blocked */
 #include "config.h"
 
 #include "http/mgmt.h"
@@ -22,6 +24,7 @@
 
 #include "call/call_report.h"
 #include "daemon.h"
+#include "http/mgmt_blocked.h"
 #include "http/mgmt_modules.h"
 #include "log.h"
 #include "loop_jobs.h"
@@ -291,25 +294,22 @@ static enum MHD_Result handle_gateways(struct MHD_Connection *c)
     return respond_report(c, true, 0);
 }
 
-/* GET /api/v1/blocked and DELETE /api/v1/blocked/<ip>: the rate-limit
- * table belongs to the loop, so both are jobs on it, counted like the
- * report jobs above (the last of the loop and the waiter frees). */
-#define BLOCKED_LIST_MAX 10000
-
+/* GET /api/v1/blocked and DELETE /api/v1/blocked/<key>: the block table
+ * and the modules' providers belong to the loop, so both are jobs on it
+ * that write the body there (mgmt_blocked.c), counted like the report jobs
+ * above (the last of the loop and the waiter frees). */
 typedef struct blocked_job {
     atomic_int refs;
     atomic_bool abandoned;
-    char ip[64];                /* DELETE: the address; "" for the list */
-    bool unblocked;
-    size_t total;
-    size_t n;
-    sw_rl_blocked_t *list;      /* BLOCKED_LIST_MAX entries */
+    char key[256];              /* DELETE: what to lift; "" for the list */
+    bool found;
+    char *body;
 } blocked_job_t;
 
 static void blocked_job_unref(blocked_job_t *j)
 {
     if (atomic_fetch_sub(&j->refs, 1) == 1) {
-        free(j->list);
+        free(j->body);
         free(j);
     }
 }
@@ -319,12 +319,7 @@ static void run_blocked(void *arg)
     blocked_job_t *j = arg;
     if (atomic_load(&j->abandoned))
         return;
-    if (j->ip[0]) {
-        j->unblocked = sw_guard_unblock(j->ip);
-        return;
-    }
-    j->total = sw_guard_list_blocked(j->list, BLOCKED_LIST_MAX);
-    j->n = j->total < BLOCKED_LIST_MAX ? j->total : BLOCKED_LIST_MAX;
+    j->body = j->key[0] ? sw_mgmt_blocked_delete(j->key, &j->found) : sw_mgmt_blocked_list();
 }
 
 static void release_blocked(void *arg)
@@ -335,45 +330,27 @@ static void release_blocked(void *arg)
 static enum MHD_Result handle_blocked(struct MHD_Connection *c, const char *url, const char *method)
 {
     static const char prefix[] = "/api/v1/blocked";
-    const char *ip = url + sizeof prefix - 1;
-    bool list = *ip == '\0';
-    if (!list && (*ip != '/' || !ip[1] || strlen(ip + 1) >= sizeof((blocked_job_t *)0)->ip))
+    const char *key = url + sizeof prefix - 1;
+    bool list = *key == '\0';
+    if (!list && (*key != '/' || !key[1] || strlen(key + 1) >= sizeof((blocked_job_t *)0)->key))
         return respond_error(c, MHD_HTTP_NOT_FOUND, "no such resource");
     if (list ? strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0 : strcmp(method, "DELETE") != 0)
         return respond_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, list ? "use GET" : "use DELETE");
     blocked_job_t *j = calloc(1, sizeof *j);
-    if (j && list && !(j->list = calloc(BLOCKED_LIST_MAX, sizeof *j->list))) {
-        free(j);
-        j = NULL;
-    }
     if (!j)
         return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     atomic_init(&j->refs, 2);
     atomic_init(&j->abandoned, false);
     if (!list)
-        snprintf(j->ip, sizeof j->ip, "%s", ip + 1);
+        snprintf(j->key, sizeof j->key, "%s", key + 1);
     if (sw_loop_run_sync(run_blocked, j, release_blocked, REPORT_TIMEOUT_MS) != 0) {
         atomic_store(&j->abandoned, true);
         blocked_job_unref(j);
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "signaling loop busy");
     }
+    unsigned code = list || j->found ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND;
     sw_strbuf_t b = {0};
-    unsigned code = MHD_HTTP_OK;
-    if (!list) {
-        sw_strbuf_printf(&b, "{\"ip\":");
-        sw_strbuf_json(&b, j->ip);
-        sw_strbuf_printf(&b, ",\"unblocked\":%s}", j->unblocked ? "true" : "false");
-        code = j->unblocked ? MHD_HTTP_OK : MHD_HTTP_NOT_FOUND;
-    } else {
-        sw_strbuf_printf(&b, "{\"count\":%zu,\"blocked\":[", j->total);
-        for (size_t i = 0; i < j->n; i++) {
-            sw_strbuf_printf(&b, "%s{\"ip\":", i ? "," : "");
-            sw_strbuf_json(&b, j->list[i].ip);
-            sw_strbuf_printf(&b, ",\"remaining_seconds\":%.1f,\"dropped\":%llu}",
-                             (double)j->list[i].remaining_ms / 1000.0, (unsigned long long)j->list[i].dropped);
-        }
-        sw_strbuf_printf(&b, "]}");
-    }
+    sw_strbuf_printf(&b, "%s", j->body ? j->body : "{}");
     blocked_job_unref(j);
     return respond_json(c, code, &b);
 }
@@ -495,4 +472,5 @@ void sw_mgmt_stop(void)
         httpd = NULL;
         sw_mgmt_module_routes_clear();
     }
+    sw_mgmt_block_providers_clear(); /* registered with or without the API: the modules go next */
 }

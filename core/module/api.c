@@ -16,11 +16,13 @@
 #include "call/dialplan.h"
 #include "call/uac.h"
 #include "cfg/config.h"
+#include "http/mgmt_blocked.h"
 #include "http/mgmt_modules.h"
 #include "log.h"
 #include "loop_jobs.h"
 #include "lua/engine.h"
 #include "sip/frontdoor.h"
+#include "sip/guard.h"
 #include "sip/message.h"
 #include "stats/metrics.h"
 #include "sipswitch/version.h"
@@ -223,6 +225,34 @@ static void api_binding_event(sw_module_t *self, const sw_binding_event_t *ev)
     }
 }
 
+/* ---- blocks (the per-source table of sip/guard.h) -------------------------- */
+
+/* As long as the rate limit's longest block: a module's block is no harder
+ * to live with than the core's own. */
+#define BLOCK_MAX_MS (86400ULL * 1000)
+
+static int api_block_address(sw_module_t *self, const char *ip, uint64_t duration_ms, const char *reason)
+{
+    if (!self || duration_ms > BLOCK_MAX_MS)
+        return -1;
+    switch (sw_guard_block(ip, duration_ms, self->name, reason)) {
+    case SW_RL_BLOCK_SET:
+        return 0;
+    case SW_RL_BLOCK_TRUSTED:
+    case SW_RL_BLOCK_TRUSTED_FIRST:
+        return 1;
+    case SW_RL_BLOCK_INVALID:
+    case SW_RL_BLOCK_TOO_MANY_ORIGINS:
+        break;
+    }
+    return -1;
+}
+
+static int api_unblock_address(sw_module_t *self, const char *ip)
+{
+    return self && ip && sw_guard_unblock(ip, self->name) ? 1 : 0;
+}
+
 /* ---- other modules' APIs -------------------------------------------------- */
 
 static int api_export_api(sw_module_t *self, const char *name, const void *table)
@@ -351,6 +381,9 @@ static const sw_api_t api_table = {
     .lua_push_table = sw_lua_push_table,
     .lua_table_end = sw_lua_table_end,
     .dialplan_apply = sw_dialplan_api_apply,
+    .block_address = api_block_address,
+    .unblock_address = api_unblock_address,
+    .block_provider = sw_mgmt_block_provider,
 };
 
 const sw_api_t *sw_api_table(void)

@@ -38,6 +38,8 @@ static struct {
     int64_t message_age_ms;         /* of the message being handled; -1 unknown */
     uint64_t last_behind_ms;        /* when a message last waited too long (0: never) */
     int64_t max_age_ms;             /* longest wait since the last sweep */
+    sw_rl_counters_t told;          /* the table's size costs last logged */
+    uint64_t told_at_ms;
 } g = {.message_age_ms = -1};
 
 static uint64_t now_ms(void)
@@ -95,6 +97,25 @@ static void free_scanners(void)
     g.scanner_lens = NULL;
 }
 
+/* The table is full of blocks set by modules where it had to forget one,
+ * or leave an address unlimited: said at most once a minute. */
+#define FULL_TABLE_LOG_INTERVAL_MS 60000
+
+static void tell_table_costs(uint64_t now)
+{
+    sw_rl_counters_t c;
+    sw_ratelimit_counters(g.table, &c);
+    if ((c.untracked == g.told.untracked && c.evicted_blocks == g.told.evicted_blocks) ||
+        (g.told_at_ms && now - g.told_at_ms < FULL_TABLE_LOG_INTERVAL_MS))
+        return;
+    sw_warn("rate-limit table crowded with blocks set by modules: %llu block(s) ended early to make room, "
+            "%llu packet(s) from addresses it could not track (not limited)",
+            (unsigned long long)(c.evicted_blocks - g.told.evicted_blocks),
+            (unsigned long long)(c.untracked - g.told.untracked));
+    g.told = c;
+    g.told_at_ms = now;
+}
+
 static void on_sweep(uv_timer_t *t)
 {
     (void)t;
@@ -103,6 +124,7 @@ static void on_sweep(uv_timer_t *t)
                           memory_order_relaxed);
     atomic_store_explicit(&sw_metrics.message_delay_ms, g.max_age_ms, memory_order_relaxed);
     g.max_age_ms = 0;
+    tell_table_costs(now);
 }
 
 void sw_guard_configure(const sw_guard_settings_t *s, const struct sw_sources *sources,
@@ -180,6 +202,9 @@ bool sw_guard_admit(const struct sockaddr *src)
         /* fall through */
     case SW_RL_BLOCKED:
         sw_metric_inc(&sw_metrics.drops[SW_DROP_RATE_LIMITED]);
+        return false;
+    case SW_RL_BLOCKED_EXTERNAL:
+        sw_metric_inc(&sw_metrics.drops[SW_DROP_BLOCKED]);
         return false;
     }
     if (g.s.drop_unknown_sources && !trusted) {
@@ -321,12 +346,48 @@ size_t sw_guard_list_blocked(sw_rl_blocked_t *out, size_t max)
     return g.table ? sw_ratelimit_list_blocked(g.table, now_ms(), out, max) : 0;
 }
 
-bool sw_guard_unblock(const char *ip_text)
+static void refresh_blocked_gauge(void)
 {
-    if (!g.table || !sw_ratelimit_unblock(g.table, ip_text, now_ms()))
-        return false;
     atomic_store_explicit(&sw_metrics.blocked_sources, (int64_t)sw_ratelimit_blocked_count(g.table, now_ms()),
                           memory_order_relaxed);
-    sw_notice("source %s unblocked through the management API", ip_text);
+}
+
+bool sw_guard_unblock(const char *ip_text, const char *only_by)
+{
+    sw_rl_blocked_t was;
+    if (!g.table || !sw_ratelimit_unblock(g.table, ip_text, now_ms(), only_by, &was))
+        return false;
+    refresh_blocked_gauge();
+    sw_notice("source %s unblocked (%s%s%s) by %s", was.ip, was.reason, was.by ? " set by " : "", was.by ? was.by : "",
+              only_by ? only_by : "the management API");
     return true;
+}
+
+sw_rl_block_result_t sw_guard_block(const char *ip_text, uint64_t duration_ms, const char *by, const char *reason)
+{
+    if (!g.table)
+        return SW_RL_BLOCK_INVALID;
+    sw_rl_block_result_t r = sw_ratelimit_block(g.table, ip_text, now_ms(), duration_ms, by, reason, is_trusted, NULL);
+    switch (r) {
+    case SW_RL_BLOCK_SET:
+        refresh_blocked_gauge();
+        sw_notice("source %s blocked by %s (%s) for %llu s: everything from it is dropped", ip_text, by, reason,
+                  (unsigned long long)((duration_ms + 999) / 1000));
+        break;
+    case SW_RL_BLOCK_TRUSTED_FIRST:
+        /* a customer's trunk or a carrier: one wrong password behind it must
+         * not cut everyone else off */
+        sw_warn("%s asked to block %s (%s): not blocked, it is a trusted address (a [mapping] source or a "
+                "[gateway]); not logged again for it",
+                by, ip_text, reason);
+        break;
+    case SW_RL_BLOCK_TOO_MANY_ORIGINS:
+        sw_error("%s asked to block %s (%s): refused, %d different reasons are in use already", by, ip_text, reason,
+                 SW_RL_MAX_ORIGINS);
+        break;
+    case SW_RL_BLOCK_TRUSTED:
+    case SW_RL_BLOCK_INVALID:
+        break;
+    }
+    return r;
 }

@@ -78,6 +78,15 @@ sw_guard_action_t sw_guard_shed_request(const sw_msg_t *req, uint32_t *retry_aft
 
 /* The management API's view (run on the loop, see core/http/mgmt.c). */
 size_t sw_guard_list_blocked(sw_rl_blocked_t *out, size_t max);
-bool sw_guard_unblock(const char *ip_text);
+/* Ends the block of an address (the text the list shows), whoever set it
+ * when only_by is NULL (the management API), else only one set by the
+ * module only_by. True when one ended (logged). */
+bool sw_guard_unblock(const char *ip_text, const char *only_by);
+
+/* A module blocks an address (module.h block_address): see
+ * sw_ratelimit_block; trusted means a [mapping] source or a [gateway]
+ * address, never blocked. Logged: the block, and the first refusal for a
+ * trusted address. SW_RL_BLOCK_INVALID before sw_guard_configure. */
+sw_rl_block_result_t sw_guard_block(const char *ip_text, uint64_t duration_ms, const char *by, const char *reason);
 
 #endif

@@ -22,7 +22,7 @@ static const char *const method_names[SW_M_COUNT] = {
 static const char *const drop_names[SW_DROP_COUNT] = {
     "unparseable", "unmatched_response", "oversize", "module", "ack_without_transaction",
     "send_failed", "tcp_limit", "rate_limited", "scanner", "unknown_source", "transaction_limit",
-    "tcp_per_ip_limit"};
+    "tcp_per_ip_limit", "blocked"};
 
 static const char *const limit_names[SW_LIMIT_COUNT] = {
     "message_size", "headers", "tcp_connections", "tcp_connections_per_ip", "tcp_idle_timeout", "transactions"};
@@ -201,7 +201,7 @@ char *sw_metrics_render(void)
                     limit_names, sw_metrics.limit_hits, SW_LIMIT_COUNT);
     render_counter(&o, "sipswitch_sip_overload_rejected_total", "New INVITEs answered 503 because the signaling thread was behind", load(&sw_metrics.overload_rejected));
     render_counter(&o, "sipswitch_source_blocks_total", "Times a source address was blocked by the rate limit", load(&sw_metrics.source_blocks));
-    render_gauge(&o, "sipswitch_blocked_sources", "Source addresses blocked by the rate limit now", &sw_metrics.blocked_sources);
+    render_gauge(&o, "sipswitch_blocked_sources", "Source addresses blocked now, by the rate limit or a module (GET /api/v1/blocked)", &sw_metrics.blocked_sources);
     render_gauge(&o, "sipswitch_sip_message_delay_milliseconds",
                  "Longest time a UDP message waited in the kernel before the switch read it, over the last second",
                  &sw_metrics.message_delay_ms);

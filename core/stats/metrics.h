@@ -29,6 +29,7 @@ typedef enum {
     SW_DROP_UNKNOWN_SOURCE,  /* drop_unknown_sources: no [mapping] nor [gateway] address */
     SW_DROP_TRANSACTION_LIMIT, /* a new request past max_transactions (INVITEs get 503 instead) */
     SW_DROP_TCP_PER_IP_LIMIT, /* a TCP connection past max_tcp_connections_per_ip */
+    SW_DROP_BLOCKED,         /* from a source address a module blocked (module.h block_address) */
     SW_DROP_COUNT
 } sw_drop_reason_t;
 
@@ -73,7 +74,7 @@ typedef struct sw_metrics {
     _Atomic uint64_t limit_hits[SW_LIMIT_COUNT];
     _Atomic uint64_t overload_rejected;   /* new INVITEs answered 503 because the loop is behind */
     _Atomic uint64_t source_blocks;       /* times a source address got blocked by the rate limit */
-    _Atomic int64_t blocked_sources;      /* source addresses blocked now */
+    _Atomic int64_t blocked_sources;      /* source addresses blocked now (rate limit or a module) */
     _Atomic int64_t message_delay_ms;     /* longest wait of a UDP message in the kernel, last second */
 } sw_metrics_t;
 

@@ -10,6 +10,11 @@
  * one is a failure whatever the nonce. Only wrong responses (and unknown
  * users) count as failures: a missing, stale, foreign or replayed nonce
  * costs the device one more round trip, nothing else.
+ *
+ * An IP that fails SS_AUTHENTICATION_MAX_RETRY times in a row is blocked in
+ * the core's per-source table (api->block_address): from then on its
+ * packets are dropped before they are parsed, which the module could not
+ * do (blocks.c shows and lifts the blocks).
  */
 #include <stdio.h>
 #include <string.h>
@@ -90,10 +95,36 @@ static int offered(reg_digest_alg_t alg)
     return 0;
 }
 
+/* The IP's failures reached SS_AUTHENTICATION_MAX_RETRY (newly), or a
+ * request came through from an IP the module counts as blocked (the core
+ * lost the block: its table was crowded): the core blocks it for what is
+ * left of the block time. 1 when it did. A trusted address ([mapping]
+ * source, [gateway]) is not blocked: its count starts again. */
+static int block_ip(const char *ip, uint64_t left_ms, int newly)
+{
+    const sw_api_t *api = registrar.api;
+    switch (api->block_address(registrar.self, ip, left_ms, "auth_failures")) {
+    case 0:
+        api->log(registrar.self, SW_LOG_WARN, NULL,
+                 newly ? "%s blocked after repeated authentication failures: its requests are dropped"
+                       : "%s failed again while counted as blocked: blocked again",
+                 ip);
+        return 1;
+    case 1: /* the core logs the first refusal for the address */
+        api->stat_add(registrar.st.trusted_not_blocked, 1);
+        break;
+    default:
+        api->log(registrar.self, SW_LOG_ERROR, NULL, "%s: the core would not block it", ip);
+        break;
+    }
+    reg_blocklist_clear(registrar.blocked_ips, ip);
+    return 0;
+}
+
 /* A wrong password (or an unknown user): counted against the IP and, for a
  * REGISTER, against the account from that IP. The request is answered
  * with a new challenge, unless the IP just got blocked: then it is dropped
- * like everything that follows from it. */
+ * like everything that follows from it (by the core). */
 static sw_hook_result_t failed(sw_msg_t *req, const char *ip, const char *user, int is_register,
                                const char *why)
 {
@@ -109,11 +140,10 @@ static sw_hook_result_t failed(sw_msg_t *req, const char *ip, const char *user, 
             api->log(registrar.self, SW_LOG_WARN, NULL,
                      "account '%s' suspended for registrations from %s after repeated failures", user, ip);
     }
-    if (reg_blocklist_failure(registrar.blocked_ips, ip, now)) {
-        api->log(registrar.self, SW_LOG_WARN, NULL,
-                 "%s blocked after repeated authentication failures: its requests are dropped", ip);
+    int newly = reg_blocklist_failure(registrar.blocked_ips, ip, now);
+    uint64_t left_ms = reg_blocklist_blocked_for(registrar.blocked_ips, ip, now);
+    if (left_ms && block_ip(ip, left_ms, newly))
         return SW_HOOK_DROP;
-    }
     challenge(req, ip, 0);
     return SW_HOOK_HANDLED;
 }

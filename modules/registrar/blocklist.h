@@ -11,8 +11,12 @@
  * (counted in `untracked`), so a flood from spoofed addresses cannot grow
  * the table without bound.
  *
- * This is the interface the core's own block table (core/net/ratelimit)
- * may take over later: callers see only these functions. */
+ * The lists count and remember; they enforce nothing by themselves. An IP
+ * block is carried out by the core (authenticate.c hands it to
+ * api->block_address, which drops the address's packets before parsing):
+ * its entry here keeps the failures and the end of the block for the
+ * metrics and the module's API. A suspension is enforced by register.c,
+ * which asks reg_blocklist_blocked_for. */
 #ifndef REGISTRAR_BLOCKLIST_H
 #define REGISTRAR_BLOCKLIST_H
 

@@ -1,6 +1,7 @@
 /*
  * registrar: devices register to the switch (PARAMETERS.md section 4,
- * inbound; RFC 3261 section 10). This file is the module glue: parameters
+ * inbound; RFC 3261 section 10), and the switch registers to carriers
+ * (section 4, outbound: outbound.c). This file is the module glue: parameters
  * and accounts, lifecycle, the on_request hook, the expiry timer, metrics,
  * the route script's sw.registrar functions, and what a binding change
  * sets off (other modules' on_register, the disk, metrics).
@@ -15,6 +16,7 @@
 
 #include "accounts_file.h"
 #include "ip_match.h"
+#include "outbound.h"
 #include "registrar.h"
 #include "registrar_bindings_api.h"
 #include "sip_uri.h"
@@ -29,6 +31,9 @@ registrar_t registrar;
 #define SECONDS(s) ((int64_t)(s) * 1000)
 
 static const char *const challenge_codes[] = {"401", "407", NULL};
+static const char *const transports[] = {"udp", "tcp", NULL};
+/* the order of ob_privacy_t */
+static const char *const privacy_words[] = {"Ignore", "Id", "None", NULL};
 
 static const sw_param_t registrar_params[] = {
     P(.name = "endpoint_expire", .vos_alias = "SS_ENDPOINT_EXPIRE", .type = SW_PARAM_DURATION,
@@ -47,8 +52,9 @@ static const sw_param_t registrar_params[] = {
       .doc = "Failed registrations (bad credentials) in a row allowed for one account from one IP before that "
              "account is suspended from that IP; 0: never."),
     P(.name = "register_suspend", .vos_alias = "SS_ENDPOINT_REGISTER_SUSPEND", .type = SW_PARAM_DURATION,
-      .default_value = "180", .min = SECONDS(60), .max = SECONDS(3600), .unit = "s", .flags = SW_PARAM_RELOADABLE,
-      .doc = "How long a suspended account is refused (403) from the IP that failed."),
+      .default_value = "180", .min = SECONDS(1), .max = SECONDS(3600), .unit = "s", .flags = SW_PARAM_RELOADABLE,
+      .doc = "How long a suspended account is refused (403) from the IP that failed; 60-3600, lower only with "
+             "allow_short_intervals."),
     P(.name = "register_replace", .vos_alias = "SS_ENDPOINT_REGISTER_REPLACE", .type = SW_PARAM_BOOL,
       .default_value = "On", .flags = SW_PARAM_RELOADABLE,
       .doc = "On: a registration of an account from another device (another Call-ID and contact) replaces the "
@@ -58,8 +64,9 @@ static const sw_param_t registrar_params[] = {
       .doc = "Failed digest authentications in a row (REGISTER or INVITE) from one IP before the IP is blocked; "
              "0: never block."),
     P(.name = "auth_failed_suspend", .vos_alias = "SS_AUTHENTICATION_FAILED_SUSPEND", .type = SW_PARAM_DURATION,
-      .default_value = "180", .min = SECONDS(60), .max = SECONDS(3600), .unit = "s", .flags = SW_PARAM_RELOADABLE,
-      .doc = "How long a blocked IP stays blocked; every request from it is dropped silently meanwhile."),
+      .default_value = "180", .min = SECONDS(1), .max = SECONDS(3600), .unit = "s", .flags = SW_PARAM_RELOADABLE,
+      .doc = "How long a blocked IP stays blocked: the core drops everything from it before parsing meanwhile "
+             "(GET /api/v1/blocked lists it); 60-3600, lower only with allow_short_intervals."),
     P(.name = "challenge_code", .vos_alias = "SS_SIP_AUTHENTICATION_CODE", .type = SW_PARAM_ENUM,
       .default_value = "401", .choices = challenge_codes, .flags = SW_PARAM_RELOADABLE,
       .doc = "Challenge the switch sends: 401 with WWW-Authenticate, or 407 with Proxy-Authenticate."),
@@ -91,11 +98,63 @@ static const sw_param_t registrar_params[] = {
       .doc = "More accounts, one per line: name,password[,caller_number[,allowed_ips separated by spaces]] "
              "(doc/modules/registrar.md); relative to this cfg file's directory; read at start and at every "
              "reload."),
-    /* [account NAME] */
-    P(.name = "password", .type = SW_PARAM_STRING, .scopes = SW_SCOPE_ACCOUNT,
+    /* outbound registration: [registrar], and [registration NAME] (outbound.h) */
+    P(.name = "user_agent_expire", .vos_alias = "SS_SIP_USER_AGENT_EXPIRE", .type = SW_PARAM_STRING,
+      .default_value = "Auto", .scopes = SW_SCOPE_GLOBAL | SW_SCOPE_REGISTRATION, .flags = SW_PARAM_RELOADABLE,
+      .doc = "Expiry the switch asks for when it registers to a carrier: Auto asks 3600 s and takes what the "
+             "carrier grants; a number (20-7200 s) asks exactly that. Either way it refreshes at half the granted "
+             "time."),
+    P(.name = "user_agent_retry_delay", .vos_alias = "SS_SIP_USER_AGENT_RETRY_DELAY", .type = SW_PARAM_DURATION,
+      .default_value = "60", .min = SECONDS(1), .max = SECONDS(600), .unit = "s", .flags = SW_PARAM_RELOADABLE,
+      .doc = "After a failed registration to a carrier (error answer, timeout, unreachable) the switch retries "
+             "after this fixed delay plus 0-5 % of it at random (no backoff); 30-600 s, lower only with "
+             "allow_short_intervals."),
+    P(.name = "user_agent_send_unregister", .vos_alias = "SS_SIP_USER_AGENT_SEND_UNREGISTER", .type = SW_PARAM_BOOL,
+      .default_value = "On", .flags = SW_PARAM_RELOADABLE,
+      .doc = "On: a REGISTER with Expires: 0 goes to the carrier when a reload removes or changes a registration, "
+             "and at shutdown."),
+    P(.name = "user_agent_auth_retry", .vos_alias = "SS_SIP_AUTHENTICATION_RETRY", .type = SW_PARAM_INT,
+      .default_value = "6", .min = 0, .max = 20, .flags = SW_PARAM_RELOADABLE,
+      .doc = "401/407 challenges from a carrier answered in a row before the registration fails; a challenge "
+             "with stale=true does not count."),
+    P(.name = "user_agent_auth_timeout", .vos_alias = "SS_SIP_AUTHENTICATION_TIMEOUT", .type = SW_PARAM_DURATION,
+      .default_value = "10", .min = SECONDS(1), .max = SECONDS(300), .unit = "s", .flags = SW_PARAM_RELOADABLE,
+      .doc = "Time allowed for a REGISTER answering a carrier's challenge to be answered; past it the attempt "
+             "fails like a timeout (408)."),
+    P(.name = "allow_short_intervals", .type = SW_PARAM_BOOL, .default_value = "Off", .flags = SW_PARAM_RELOADABLE,
+      .doc = "On: accept user_agent_retry_delay below 30 s, and auth_failed_suspend and register_suspend below "
+             "60 s (tests), with a warning in the log. Never for production."),
+    P(.name = "registrar", .type = SW_PARAM_STRING, .scopes = SW_SCOPE_REGISTRATION,
+      .flags = SW_PARAM_REQUIRED | SW_PARAM_RELOADABLE,
+      .doc = "The carrier's registrar, host[:port]: an IP address ([IPv6] in brackets) or a name resolved at "
+             "start and at every reload. It is the Request-URI and the To/From domain of the REGISTERs."),
+    P(.name = "port", .type = SW_PARAM_INT, .min = 1, .max = 65535, .scopes = SW_SCOPE_REGISTRATION,
+      .flags = SW_PARAM_RELOADABLE, .doc = "The registrar's port when `registrar` names none (default 5060)."),
+    P(.name = "user", .type = SW_PARAM_STRING, .scopes = SW_SCOPE_REGISTRATION,
+      .flags = SW_PARAM_REQUIRED | SW_PARAM_RELOADABLE,
+      .doc = "The user the switch registers as (sip:user@registrar in To and From)."),
+    P(.name = "auth_user", .type = SW_PARAM_STRING, .default_value = "", .scopes = SW_SCOPE_REGISTRATION,
+      .flags = SW_PARAM_RELOADABLE, .doc = "The digest username for the carrier's challenges; empty: user."),
+    P(.name = "outbound_proxy", .type = SW_PARAM_STRING, .default_value = "", .scopes = SW_SCOPE_REGISTRATION,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "host[:port] the REGISTERs are sent to instead of the registrar (resolved like it); the carrier's "
+             "calls may come from it too. Empty: none."),
+    P(.name = "transport", .type = SW_PARAM_ENUM, .default_value = "udp", .choices = transports,
+      .scopes = SW_SCOPE_REGISTRATION, .flags = SW_PARAM_RELOADABLE, .doc = "Transport toward the carrier."),
+    P(.name = "contact_user", .type = SW_PARAM_STRING, .default_value = "", .scopes = SW_SCOPE_REGISTRATION,
+      .flags = SW_PARAM_RELOADABLE,
+      .doc = "The user of the Contact registered (sip:contact_user@switch); the carrier's INVITEs for it, or for "
+             "user, are calls from the registration. Empty: user."),
+    P(.name = "privacy", .type = SW_PARAM_ENUM, .default_value = "Ignore", .choices = privacy_words,
+      .scopes = SW_SCOPE_REGISTRATION, .flags = SW_PARAM_RELOADABLE,
+      .doc = "Privacy header on the REGISTERs: Ignore none, Id `Privacy: id`, None `Privacy: none` "
+             "(SS_SIP_USER_AGENT_PRIVACY belongs to module privacy, which the registrar cannot read)."),
+    /* [account NAME], and the carrier's password in [registration NAME] */
+    P(.name = "password", .type = SW_PARAM_STRING, .scopes = SW_SCOPE_ACCOUNT | SW_SCOPE_REGISTRATION,
       .flags = SW_PARAM_REQUIRED | SW_PARAM_RELOADABLE,
       .doc = "The account's password; the device's digest username is the account NAME, which is also the user "
-             "part of the address it registers (sip:NAME@...)."),
+             "part of the address it registers (sip:NAME@...). In [registration NAME]: the password the carrier "
+             "gave."),
     P(.name = "allowed_ips", .type = SW_PARAM_STRING_LIST, .default_value = "", .scopes = SW_SCOPE_ACCOUNT,
       .flags = SW_PARAM_RELOADABLE,
       .doc = "IP addresses or CIDR blocks the account may register and call from (403 elsewhere); empty: any."),
@@ -304,15 +363,6 @@ static reg_accounts_t *read_accounts(sw_module_t *self, const sw_config_t *cfg, 
     return accounts;
 }
 
-static void configure_blocklists(const sw_config_t *cfg)
-{
-    const sw_api_t *api = registrar.api;
-    reg_blocklist_configure(registrar.blocked_ips, (unsigned)api->param_int(cfg, "auth_max_retry"),
-                            (uint64_t)api->param_int(cfg, "auth_failed_suspend"));
-    reg_blocklist_configure(registrar.suspended, (unsigned)api->param_int(cfg, "register_retry"),
-                            (uint64_t)api->param_int(cfg, "register_suspend"));
-}
-
 /* Bindings of accounts that are gone (reload, or a db from another cfg). */
 typedef struct orphans {
     char **users;
@@ -354,16 +404,15 @@ static sw_hook_result_t on_request(sw_module_t *self, sw_msg_t *req)
     char ip[64];
     unsigned port = 0;
     if (registrar_source(req, ip, sizeof ip, &port) != 0)
-        return SW_HOOK_CONTINUE;
-    if (reg_blocklist_blocked_for(registrar.blocked_ips, ip, api->now_ms())) {
-        api->stat_add(registrar.st.dropped_blocked, 1);
-        return SW_HOOK_DROP;
-    }
+        return SW_HOOK_CONTINUE; /* (a blocked IP's requests never get here: the core drops them) */
     const char *method = api->msg_method(req);
     if (strcmp(method, "REGISTER") == 0)
         return registrar_handle_register(req, ip, port);
-    if (strcmp(method, "INVITE") == 0)
+    if (strcmp(method, "INVITE") == 0) {
+        if (outbound_claim_invite(req, ip))
+            return SW_HOOK_CONTINUE; /* a carrier's call to our registered contact: not challenged */
         return registrar_handle_invite(req, ip);
+    }
     return SW_HOOK_CONTINUE;
 }
 
@@ -501,21 +550,26 @@ static int registrar_init(sw_module_t *self, const sw_api_t *a, const sw_config_
     memset(&registrar, 0, sizeof registrar);
     registrar.api = a;
     registrar.self = self;
-    if (a->size < offsetof(sw_api_t, http_route) + sizeof a->http_route) {
-        a->set_error(self, "this sipswitch has module ABI %u.%u; registrar needs 1.1 with binding_event and http_route",
+    if (a->size < offsetof(sw_api_t, block_provider) + sizeof a->block_provider) {
+        a->set_error(self, "this sipswitch has module ABI %u.%u; registrar needs 1.1 with binding_event, http_route "
+                           "and block_address",
                      a->abi_major, a->abi_minor);
         return -1;
     }
-    if (read_settings(self, cfg, &registrar.set) != 0)
+    if (read_settings(self, cfg, &registrar.set) != 0 || registrar_blocks_check(self, cfg) != 0)
         return -1;
     registrar.accounts = read_accounts(self, cfg, registrar.set.realm);
     if (!registrar.accounts)
         return -1;
+    if (outbound_init(self, a, cfg, registrar.accounts) != 0) {
+        reg_accounts_free(registrar.accounts);
+        return -1;
+    }
     registrar.store = reg_store_new();
     registrar.nonces = reg_nonces_new();
     registrar.blocked_ips = reg_blocklist_new(100000);
     registrar.suspended = reg_blocklist_new(100000);
-    configure_blocklists(cfg);
+    registrar_blocks_configure(cfg);
     const char *db = a->param_str(cfg, "db");
     registrar.db_path = db && *db ? resolve_path(cfg, db) : NULL;
     registrar.persist_interval_ms = (uint32_t)a->param_int(cfg, "db_write_interval");
@@ -547,8 +601,10 @@ static int registrar_init(sw_module_t *self, const sw_api_t *a, const sw_config_
     st->blocked_ips = a->stat_register(self, "blocked_ips", "IPs blocked after failed authentications", SW_STAT_GAUGE);
     st->suspended = a->stat_register(self, "suspended_accounts",
                                      "Account/IP pairs suspended after failed registrations", SW_STAT_GAUGE);
-    st->dropped_blocked = a->stat_register(self, "blocked_requests_total", "Requests dropped from blocked IPs",
-                                           SW_STAT_COUNTER);
+    st->trusted_not_blocked = a->stat_register(self, "trusted_not_blocked_total",
+                                               "IPs past auth_max_retry the core did not block: trusted ([mapping] "
+                                               "source or [gateway])",
+                                               SW_STAT_COUNTER);
     st->invites_authenticated = a->stat_register(self, "invites_authenticated_total",
                                                  "INVITEs from registered devices authenticated", SW_STAT_COUNTER);
     st->persist_queue = a->stat_register(self, "db_queue", "Binding changes waiting for the next db commit",
@@ -627,30 +683,39 @@ static int registrar_start(sw_module_t *self)
         registrar.announce_restored = kept > 0;
     }
     registrar.tick = api->timer_start(self, "registrar_tick", 1, 1000, tick, NULL);
+    if (registrar_blocks_start(self) != 0)
+        api->log(self, SW_LOG_WARN, NULL, "the account suspensions are not in GET /api/v1/blocked");
     if (api->http_route(self, "registrations", registrar_http) != 0)
         api->log(self, SW_LOG_WARN, NULL, "/api/v1/registrations is taken: no management resource");
+    outbound_start();
     return 0;
 }
 
 static int registrar_reload(sw_module_t *self, const sw_config_t *cfg)
 {
     registrar_settings_t s;
-    if (read_settings(self, cfg, &s) != 0)
+    if (read_settings(self, cfg, &s) != 0 || registrar_blocks_check(self, cfg) != 0)
         return -1;
     reg_accounts_t *accounts = read_accounts(self, cfg, s.realm);
     if (!accounts)
         return -1;
+    if (outbound_reload_read(cfg, accounts) != 0) {
+        reg_accounts_free(accounts);
+        return -1;
+    }
     registrar.set = s;
     reg_accounts_free(registrar.accounts);
     registrar.accounts = accounts;
-    configure_blocklists(cfg);
+    registrar_blocks_configure(cfg);
     drop_orphans();
+    outbound_reload_apply();
     return 0;
 }
 
 static void registrar_destroy(sw_module_t *self)
 {
     (void)self;
+    outbound_stop();
     if (registrar.tick)
         registrar.api->timer_stop(registrar.tick);
     reg_persist_close(registrar.persist); /* commits what is queued */
@@ -665,7 +730,7 @@ static void registrar_destroy(sw_module_t *self)
 
 static const sw_hooks_t registrar_hooks = {
     .size = sizeof(sw_hooks_t),
-    .priority = -100, /* before other modules: a blocked IP is dropped before anyone works on it */
+    .priority = -100, /* before other modules: a request failing authentication goes no further */
     .on_request = on_request,
 };
 
@@ -675,7 +740,7 @@ static const sw_module_desc_t registrar_desc = {
     .version = "1.0.0",
     .license = "MIT",
     .description = "Devices register to the switch: digest authentication, NAT-aware bindings kept across "
-                   "restarts, brute-force protection",
+                   "restarts, brute-force protection; the switch registers to carriers ([registration NAME])",
     .params = registrar_params,
     .lua_funcs = registrar_lua,
     .hooks = &registrar_hooks,

@@ -1,8 +1,9 @@
 /* The registrar module's state, shared by its glue files: registrar.c
  * (parameters, lifecycle, hooks, Lua, metrics), register.c (REGISTER),
  * authenticate.c (digest challenges and checks, brute-force accounting),
- * invite_auth.c (INVITEs from registered devices), registrar_http.c (the
- * management API). The pure parts they drive live in their own files. */
+ * invite_auth.c (INVITEs from registered devices), blocks.c (the blocks as
+ * cfg and GET /api/v1/blocked see them), registrar_http.c (the management
+ * API). The pure parts they drive live in their own files. */
 #ifndef REGISTRAR_REGISTRAR_H
 #define REGISTRAR_REGISTRAR_H
 
@@ -37,7 +38,7 @@ typedef struct registrar_stats {
     sw_stat_t *bindings, *nat_bindings, *aors, *accounts;
     sw_stat_t *registrations, *unregistrations, *expired, *refused;
     sw_stat_t *challenges, *auth_failures, *stale, *replays;
-    sw_stat_t *blocked_ips, *suspended, *dropped_blocked;
+    sw_stat_t *blocked_ips, *suspended, *trusted_not_blocked;
     sw_stat_t *invites_authenticated;
     sw_stat_t *persist_queue, *persist_errors, *persist_dropped;
 } registrar_stats_t;
@@ -93,6 +94,19 @@ int registrar_has_credentials(const sw_msg_t *req);
 
 /* The key of an account's suspension from one source. */
 void registrar_suspend_key(const char *user, const char *ip, char *out, size_t len);
+
+/* The blocks as cfg and the management API see them (blocks.c). Check
+ * the suspend times (-1, error set) before configuring the lists with them. */
+int registrar_blocks_check(sw_module_t *self, const sw_config_t *cfg);
+void registrar_blocks_configure(const sw_config_t *cfg);
+/* Lists the suspensions in GET /api/v1/blocked (block_provider). 0, or -1. */
+int registrar_blocks_start(sw_module_t *self);
+/* Lifts the suspensions naming `what` (an "account@ip" key, an IP or an
+ * account) and, with ip_blocks_too, the module's IP block of that IP, in
+ * the core too; how many were blocked. */
+size_t registrar_blocks_lift(const char *what, int ip_blocks_too);
+/* Lifts every suspension and IP block of the module; how many were blocked. */
+size_t registrar_blocks_lift_all(void);
 
 /* GET/DELETE /api/v1/registrations... (registrar_http.c). */
 int registrar_http(sw_module_t *self, const char *method, const char *rest, const char *query, char **body);

@@ -4,11 +4,14 @@
  *   GET    /api/v1/registrations[?account=NAME][&aor=AOR][&limit=N]
  *   GET    /api/v1/registrations/<aor or account>
  *   DELETE /api/v1/registrations/<aor, account, or binding id>
+ *   GET    /api/v1/registrations/outbound[/<registration>]   (outbound.c)
  *   GET    /api/v1/registrations/blocked
  *   DELETE /api/v1/registrations/blocked[/<ip or account>]
  *
- * The block lists stay here until the core's per-IP block table
- * (GET/DELETE /api/v1/blocked) takes them over.
+ * The last two are the module's view of its blocks, kept so that what
+ * operators scripted against them goes on working: the blocks themselves
+ * are in GET/DELETE /api/v1/blocked (the IPs in the core's table, the
+ * suspensions through the module's block provider, blocks.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 
 #include "ip_match.h"
 #include "json_buf.h"
+#include "outbound.h"
 #include "registrar.h"
 
 #define LIST_LIMIT_DEFAULT 1000
@@ -173,42 +177,6 @@ static int list_blocked(char **body)
     return 200;
 }
 
-typedef struct keys {
-    const char *match; /* an IP or an account */
-    char **keys;
-    size_t n, cap;
-} keys_t;
-
-static void collect_key(const reg_block_info_t *info, void *ud)
-{
-    keys_t *k = ud;
-    const char *at = strrchr(info->key, '@');
-    size_t alen = at ? (size_t)(at - info->key) : 0;
-    int hit = strcmp(info->key, k->match) == 0 || (at && strcmp(at + 1, k->match) == 0) ||
-              (at && strlen(k->match) == alen && strncmp(info->key, k->match, alen) == 0);
-    if (!hit)
-        return;
-    if (k->n == k->cap) {
-        k->cap = k->cap ? k->cap * 2 : 8;
-        k->keys = registrar.api->realloc(k->keys, k->cap * sizeof *k->keys);
-    }
-    k->keys[k->n++] = registrar.api->strdup(info->key);
-}
-
-/* Lifts the blocks and suspensions naming `what` (an IP or an account). */
-static size_t unblock(reg_blocklist_t *list, const char *what)
-{
-    keys_t k = {.match = what};
-    reg_blocklist_each(list, registrar.api->now_ms(), 1, collect_key, &k);
-    size_t n = 0;
-    for (size_t i = 0; i < k.n; i++) {
-        n += (size_t)reg_blocklist_clear(list, k.keys[i]);
-        registrar.api->free(k.keys[i]);
-    }
-    registrar.api->free(k.keys);
-    return n;
-}
-
 static int blocked_resource(const char *method, const char *rest, char **body)
 {
     if (strcmp(method, "GET") == 0 && !*rest)
@@ -217,10 +185,9 @@ static int blocked_resource(const char *method, const char *rest, char **body)
         return error_body(body, 405, "GET or DELETE");
     size_t n;
     if (!*rest) {
-        n = reg_blocklist_clear_all(registrar.blocked_ips) + reg_blocklist_clear_all(registrar.suspended);
+        n = registrar_blocks_lift_all();
     } else {
-        const char *what = rest + 1;
-        n = unblock(registrar.blocked_ips, what) + unblock(registrar.suspended, what);
+        n = registrar_blocks_lift(rest + 1, 1);
         if (!n)
             return error_body(body, 404, "nothing blocked or suspended by that name");
     }
@@ -270,6 +237,17 @@ int registrar_http(sw_module_t *self, const char *method, const char *rest, cons
     (void)self;
     if (strcmp(rest, "/blocked") == 0 || strncmp(rest, "/blocked/", 9) == 0)
         return blocked_resource(method, rest + 8, body);
+    if (strcmp(rest, "/outbound") == 0 || strncmp(rest, "/outbound/", 10) == 0) {
+        if (strcmp(method, "GET") != 0)
+            return error_body(body, 405, "GET");
+        reg_json_t j = {0};
+        if (outbound_json(&j, rest[9] ? rest + 10 : NULL) != 0) {
+            reg_json_free(&j);
+            return error_body(body, 404, "no such outbound registration");
+        }
+        *body = finish(&j);
+        return 200;
+    }
     if (*rest) {
         if (!rest[1])
             return error_body(body, 404, "no such resource");

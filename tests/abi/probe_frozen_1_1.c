@@ -74,6 +74,12 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     EXPECT(api->dialplan_apply("probe-no-such-plan", "4420", number, sizeof number) == -1 && number[0] != 'x',
            "dialplan_apply");
     EXPECT(api->dialplan_apply("probe-no-such-plan", NULL, NULL, 0) == -1, "dialplan_apply (exists?)");
+    /* no block table in a loader test: every block is refused as not
+     * possible, and nothing is there to lift */
+    EXPECT(api->block_address(self, "not-an-address", 1000, "probe") == -1, "block_address");
+    EXPECT(api->block_address(self, "192.0.2.1", 1000, "probe") == -1, "block_address (no table)");
+    EXPECT(api->unblock_address(self, "192.0.2.1") == 0, "unblock_address");
+    EXPECT(api->block_provider(self, NULL, NULL) == -1, "block_provider");
     api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
     return 0;
 }

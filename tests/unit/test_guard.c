@@ -116,8 +116,25 @@ static void test_unknown_sources_and_rate_limit(void **state)
     sw_rl_blocked_t list[2];
     assert_int_equal(sw_guard_list_blocked(list, 2), 1);
     assert_string_equal(list[0].ip, "203.0.113.9");
-    assert_true(sw_guard_unblock("203.0.113.9"));
+    assert_true(sw_guard_unblock("203.0.113.9", NULL));
     assert_int_equal(sw_guard_list_blocked(list, 2), 0);
+    /* a module's block: a trusted address is never blocked (said once), a
+     * stranger is, dropped as "blocked", and only its module or the API
+     * lifts it */
+    assert_int_equal(sw_guard_block("192.0.2.77", 60000, "registrar", "auth_failures"), SW_RL_BLOCK_TRUSTED_FIRST);
+    assert_int_equal(sw_guard_block("198.51.100.5", 60000, "registrar", "auth_failures"), SW_RL_BLOCK_TRUSTED_FIRST);
+    assert_int_equal(sw_guard_block("192.0.2.77", 60000, "registrar", "auth_failures"), SW_RL_BLOCK_TRUSTED);
+    assert_true(sw_guard_admit((struct sockaddr *)&customer));
+    assert_int_equal(sw_guard_block("203.0.113.9", 60000, "registrar", "auth_failures"), SW_RL_BLOCK_SET);
+    uint64_t blocked = sw_metrics.drops[SW_DROP_BLOCKED];
+    assert_false(sw_guard_admit((struct sockaddr *)&stranger));
+    assert_int_equal(sw_metrics.drops[SW_DROP_BLOCKED] - blocked, 1);
+    assert_int_equal(sw_guard_list_blocked(list, 2), 1);
+    assert_string_equal(list[0].reason, "auth_failures");
+    assert_string_equal(list[0].by, "registrar");
+    assert_false(sw_guard_unblock("203.0.113.9", "another_module"));
+    assert_true(sw_guard_unblock("203.0.113.9", "registrar"));
+    assert_int_equal(sw_guard_block("not an address", 60000, "registrar", "auth_failures"), SW_RL_BLOCK_INVALID);
     /* without drop_unknown_sources a stranger under the limit passes */
     s.drop_unknown_sources = false;
     sw_guard_configure(&s, src, &gws);

@@ -182,12 +182,12 @@ static void test_list_and_unblock(void **state)
         saw_b |= strcmp(list[i].ip, "2001:db8:1:2::/64") == 0;
     }
     assert_true(saw_a && saw_b);
-    assert_false(sw_ratelimit_unblock(rl, "192.0.2.45", 11000));
-    assert_false(sw_ratelimit_unblock(rl, "not an address", 11000));
-    assert_true(sw_ratelimit_unblock(rl, "192.0.2.44", 11000));
+    assert_false(sw_ratelimit_unblock(rl, "192.0.2.45", 11000, NULL, NULL));
+    assert_false(sw_ratelimit_unblock(rl, "not an address", 11000, NULL, NULL));
+    assert_true(sw_ratelimit_unblock(rl, "192.0.2.44", 11000, NULL, NULL));
     assert_false(sw_ratelimit_is_blocked(rl, SA(a), 11000));
     assert_int_equal(passes(rl, SA(a), 11000, 2), 2); /* a full bucket */
-    assert_true(sw_ratelimit_unblock(rl, "2001:db8:1:2::/64", 11000));
+    assert_true(sw_ratelimit_unblock(rl, "2001:db8:1:2::/64", 11000, NULL, NULL));
     assert_int_equal(sw_ratelimit_blocked_count(rl, 11000), 0);
     sw_ratelimit_free(rl);
 }

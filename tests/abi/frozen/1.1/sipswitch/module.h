@@ -421,6 +421,28 @@ typedef int (*sw_http_fn)(sw_module_t *self, const char *method, const char *res
  * sent (resp NULL for those two); resp is valid during the callback only. */
 typedef void (*sw_response_cb)(sw_module_t *self, int code, sw_msg_t *resp, void *arg);
 
+/* One block a module keeps itself (block_provider, 1.1), e.g. an account
+ * suspended from one address: what GET /api/v1/blocked lists under
+ * "suspended". Strings are read during the emit call only. */
+typedef struct sw_block_entry {
+    uint32_t size;              /* sizeof(sw_block_entry_t) */
+    const char *key;            /* what DELETE /api/v1/blocked/<key> takes, e.g. "1001@192.0.2.7" */
+    const char *account;        /* the account it concerns, or NULL */
+    const char *ip;             /* the address it concerns, or NULL */
+    const char *reason;         /* a word, e.g. "register_failures" */
+    uint64_t remaining_ms;      /* until it ends by itself */
+    uint32_t failures;          /* the failures that led to it; 0 when not counted */
+} sw_block_entry_t;
+
+typedef void (*sw_block_emit_fn)(void *ctx, const sw_block_entry_t *entry);
+/* Calls emit(ctx, &entry) for every block in force now. */
+typedef void (*sw_block_list_fn)(sw_module_t *self, sw_block_emit_fn emit, void *ctx);
+/* Lifts what `key` names (the module decides: an exact key, or e.g. every
+ * block of an address or an account); returns how many blocks it lifted.
+ * Also called with an address whose block in the core's table
+ * DELETE /api/v1/blocked/<ip> lifts: forget its failure counts then. */
+typedef size_t (*sw_block_clear_fn)(sw_module_t *self, const char *key);
+
 typedef struct sw_api {
     uint32_t size;              /* sizeof the core's table: test before using newer entries */
     uint16_t abi_major;
@@ -638,6 +660,26 @@ typedef struct sw_api {
      * when the function returns. At most 16 levels deep. */
     void (*lua_push_table)(sw_lua_ret_t *r);
     void (*lua_table_end)(sw_lua_ret_t *r);
+    /* Blocks an address in the core's per-source table, where the rate
+     * limit's blocks are: everything from it is dropped before parsing,
+     * whatever the rate settings, for duration_ms (at most 86400000), or
+     * until DELETE /api/v1/blocked/<ip> or unblock_address. An IPv6
+     * address blocks its /64. `reason` is a word ([A-Za-z0-9_.-], at most
+     * 31 characters), listed by GET /api/v1/blocked with the module's name.
+     * Blocking a blocked address keeps the later end. A trusted address (a
+     * [mapping] source or a [gateway]) is never blocked: the core logs the
+     * first such request per address. 0 blocked; 1 not blocked, trusted;
+     * -1 not an IP address, a bad duration or reason, or no table (in
+     * `sipswitch --check`). */
+    int (*block_address)(sw_module_t *self, const char *ip, uint64_t duration_ms, const char *reason);
+    /* Ends a block this module set on ip (the text GET /api/v1/blocked
+     * shows, or any address of a blocked /64). 1 when one ended, else 0. */
+    int (*unblock_address)(sw_module_t *self, const char *ip);
+    /* Lists the blocks the module keeps itself (not whole addresses: those
+     * go through block_address) in GET /api/v1/blocked, and lets
+     * DELETE /api/v1/blocked/<key> lift them: both callbacks run on the
+     * signaling thread. Call it in init or start, once. 0, or -1. */
+    int (*block_provider)(sw_module_t *self, sw_block_list_fn list, sw_block_clear_fn clear);
 } sw_api_t;
 
 #ifdef __cplusplus
