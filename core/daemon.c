@@ -433,6 +433,37 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_stop(sw_loop());
 }
 
+/* At shutdown, modules' stop hooks may send last requests (an unregister
+ * to a carrier, SS_SIP_USER_AGENT_SEND_UNREGISTER): the loop keeps running
+ * while some are pending, SHUTDOWN_DRAIN_MS at most, so that they can be
+ * retransmitted and answered. New calls get 503 meanwhile. */
+#define SHUTDOWN_DRAIN_MS 2000
+static uv_timer_t drain_deadline; /* closed with the other handles */
+static bool drain_expired;
+
+static void on_drain_deadline(uv_timer_t *t)
+{
+    (void)t;
+    drain_expired = true;
+}
+
+static void drain_module_requests(uv_loop_t *loop)
+{
+    if (sw_uac_pending() == 0)
+        return;
+    uint64_t t0 = uv_now(loop);
+    drain_expired = false;
+    uv_timer_init(loop, &drain_deadline);
+    uv_timer_start(&drain_deadline, on_drain_deadline, SHUTDOWN_DRAIN_MS, 0);
+    while (!drain_expired && sw_uac_pending() > 0)
+        uv_run(loop, UV_RUN_ONCE);
+    uv_timer_stop(&drain_deadline);
+    uv_update_time(loop);
+    size_t left = sw_uac_pending();
+    sw_logf(left ? SW_LOG_WARN : SW_LOG_INFO, NULL, NULL, "shutdown: modules' last requests %s after %llu ms",
+            left ? "still pending" : "answered", (unsigned long long)(uv_now(loop) - t0));
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -510,8 +541,12 @@ out:
         sw_error("not started: fix the errors above");
     }
     /* shutdown: end the calls while the sockets can still carry the BYEs,
-     * stop taking work, then let modules clean up */
+     * let modules send their last requests, stop taking work, then let
+     * modules clean up */
     sw_calls_shutdown();
+    sw_modules_stop(&d.modules);
+    if (d.running)
+        drain_module_requests(loop);
     sw_mgmt_stop();
     sw_loop_jobs_close();
     sw_transport_stop();

@@ -46,6 +46,9 @@ static struct {
 #define SW_OVERLOAD_RETRY_AFTER "5"
 static sw_call_t *by_a[CALL_BUCKETS], *by_b[CALL_BUCKETS];
 static size_t n_calls;
+/* Set by sw_calls_shutdown: from then on new INVITEs get 503 (the loop may
+ * still run a little for the modules' last requests). */
+static bool closing;
 static uint64_t next_call_id = 1;
 
 void sw_calls_configure(const sw_call_settings_t *s, const sw_gateways_t *gateways, const sw_sources_t *sources,
@@ -1235,6 +1238,13 @@ static char *collect_passthrough(const sw_msg_t *m)
 
 void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
 {
+    if (closing) {
+        /* shutdown: the loop still runs for modules' last requests */
+        sw_tx_reply_t r = {.code = 503, .reason = "Service Unavailable (shutting down)",
+                           .extra_headers = "Retry-After: 30\r\n"};
+        sw_tx_server_respond(tx, &r);
+        return;
+    }
     const char *mapping = sw_sources_match(env.sources, (const struct sockaddr *)&inv->origin.src);
     if (!mapping && !inv->account && !env.settings.allow_unknown_sources) {
         sw_logf(SW_LOG_NOTICE, NULL, sw_msg_call_id(inv), "INVITE from %s: no [mapping] covers it: 403",
@@ -1800,6 +1810,7 @@ void sw_call_hangup(sw_call_t *c, int end_reason, int code)
 
 void sw_calls_shutdown(void)
 {
+    closing = true;
     for (size_t h = 0; h < CALL_BUCKETS; h++)
         while (by_a[h]) {
             sw_call_t *c = by_a[h];

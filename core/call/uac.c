@@ -34,6 +34,14 @@ static void pending_unlink(uac_request_t *r)
         r->next->prev = r->prev;
 }
 
+size_t sw_uac_pending(void)
+{
+    size_t n = 0;
+    for (const uac_request_t *r = pending; r; r = r->next)
+        n++;
+    return n;
+}
+
 void sw_uac_shutdown(void)
 {
     while (pending) {

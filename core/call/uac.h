@@ -21,6 +21,10 @@ int sw_uac_local_address(sw_transport_t transport, char *buf, size_t len);
 /* module.h send_raw: bytes that are not SIP (NAT keep-alives). */
 int sw_uac_send_raw(sw_transport_t transport, uint64_t socket_id, const char *dest, const void *data, size_t len);
 
+/* Requests sent and not yet answered (or timed out): the shutdown lets the
+ * loop run while there are some (an unregister to a carrier). */
+size_t sw_uac_pending(void);
+
 /* Frees what requests still pending at shutdown hold (after sw_tx_shutdown:
  * their transactions are gone without a callback). */
 void sw_uac_shutdown(void);

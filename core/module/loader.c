@@ -346,6 +346,15 @@ int sw_modules_reload(sw_modules_t *ms, const sw_cfg_t *cfg, sw_errors_t *errs)
     return refused;
 }
 
+void sw_modules_stop(sw_modules_t *ms)
+{
+    for (size_t i = ms->count; i-- > 0;) {
+        sw_module_t *m = ms->mods[i];
+        if (m->inited && m->desc.stop)
+            m->desc.stop(m);
+    }
+}
+
 void sw_modules_shutdown(sw_modules_t *ms)
 {
     for (size_t i = ms->count; i-- > 0;) {

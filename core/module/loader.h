@@ -63,6 +63,9 @@ int sw_modules_init(sw_modules_t *ms, const sw_cfg_t *cfg, sw_errors_t *errs);
 int sw_modules_start(sw_modules_t *ms, sw_errors_t *errs);
 /* reload() on each module with its new view; returns how many refused. */
 int sw_modules_reload(sw_modules_t *ms, const sw_cfg_t *cfg, sw_errors_t *errs);
+/* Shutdown begins: the stop hook (1.1) of each initialised module, reverse
+ * init order, while the sockets are still open. */
+void sw_modules_stop(sw_modules_t *ms);
 /* destroy() in reverse order, then unloads. */
 void sw_modules_shutdown(sw_modules_t *ms);
 

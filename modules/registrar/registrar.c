@@ -712,10 +712,18 @@ static int registrar_reload(sw_module_t *self, const sw_config_t *cfg)
     return 0;
 }
 
-static void registrar_destroy(sw_module_t *self)
+/* Shutdown begins, sockets still open: the unregisters go out now, and the
+ * core keeps the loop running a little for their answers. */
+static void registrar_stop(sw_module_t *self)
 {
     (void)self;
     outbound_stop();
+}
+
+static void registrar_destroy(sw_module_t *self)
+{
+    (void)self;
+    outbound_stop(); /* a core without the stop hook (1.0): nothing can be sent any more, but free */
     if (registrar.tick)
         registrar.api->timer_stop(registrar.tick);
     reg_persist_close(registrar.persist); /* commits what is queued */
@@ -748,5 +756,6 @@ static const sw_module_desc_t registrar_desc = {
     .start = registrar_start,
     .reload = registrar_reload,
     .destroy = registrar_destroy,
+    .stop = registrar_stop,
 };
 SW_MODULE(registrar_desc)

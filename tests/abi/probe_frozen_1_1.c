@@ -123,6 +123,12 @@ static const sw_hooks_t frozen_hooks = {
     .on_caller_request = on_caller_request,
 };
 
+/* 1.1: the stop hook, called with the sockets still open */
+static void frozen_stop(sw_module_t *self)
+{
+    (void)self;
+}
+
 static const sw_module_desc_t frozen_desc = {
     SW_MODULE_DESC_INIT,
     .name = "probe_frozen_1_1",
@@ -131,6 +137,7 @@ static const sw_module_desc_t frozen_desc = {
     .description = "module built against the frozen ABI 1.1 header",
     .hooks = &frozen_hooks,
     .init = frozen_init,
+    .stop = frozen_stop,
 };
 
 SW_MODULE(frozen_desc)

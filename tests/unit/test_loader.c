@@ -153,10 +153,18 @@ static void load_frozen_probe(const char *name, void (*check)(const sw_modules_t
     for (size_t i = 0; i < errs.count; i++)
         print_message("  %s\n", errs.items[i]);
     assert_int_equal(rc, 0);
+    sw_modules_stop(&ms); /* a 1.0 module has no stop member: NULL, skipped */
     sw_api_set_modules(NULL);
     sw_modules_shutdown(&ms);
     sw_cfg_free(cfg);
     sw_errors_clear(&errs);
+}
+
+/* A 1.0 module's descriptor ends before `stop`: the loader must not read
+ * past it. */
+static void check_1_0_desc(const sw_modules_t *ms)
+{
+    assert_null(ms->mods[0]->desc.stop);
 }
 
 /* A module built against the frozen 1.0 header loads, and every API entry it
@@ -164,7 +172,7 @@ static void load_frozen_probe(const char *name, void (*check)(const sw_modules_t
 static void test_frozen_abi_1_0_module(void **state)
 {
     (void)state;
-    load_frozen_probe("probe_frozen", NULL);
+    load_frozen_probe("probe_frozen", check_1_0_desc);
 }
 
 /* Its 1.1 hooks, and only those, are in the dispatch lists. */
@@ -177,7 +185,9 @@ static void check_1_1_hooks(const sw_modules_t *ms)
     assert_int_equal(ms->n_by_hook[SW_HOOK_ON_CALLER_REQUEST], 1);
     assert_int_equal(ms->n_by_hook[SW_HOOK_ON_RTP], 0);
     assert_int_equal(ms->n_by_hook[SW_HOOK_ON_REQUEST], 0);
+    assert_non_null(ms->mods[0]->desc.stop); /* the 1.1 lifecycle member was read */
 }
+
 
 /* The same for a module built against the frozen 1.1 header: the 1.1
  * entries answer (probe_frozen_1_1.c), and its hooks are dispatched. */

@@ -389,6 +389,12 @@ typedef struct sw_module_desc {
     int (*start)(sw_module_t *self);            /* sockets bound, loop about to run */
     int (*reload)(sw_module_t *self, const sw_config_t *cfg); /* -1 refuses: old config kept */
     void (*destroy)(sw_module_t *self);         /* shutdown, reverse init order */
+    /* (1.1, optional) Shutdown begins: the calls have just ended, the
+     * sockets are still open and the loop keeps running for up to 2 s while
+     * requests modules send now (request_send: an unregister to a carrier)
+     * are pending; new calls get 503 meanwhile. Reverse init order, before
+     * any destroy. A module built for 1.0 has no such member: it is NULL. */
+    void (*stop)(sw_module_t *self);
 } sw_module_desc_t;
 
 #define SW_MODULE_DESC_INIT .size = sizeof(sw_module_desc_t), \
