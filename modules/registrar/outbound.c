@@ -450,7 +450,8 @@ void outbound_reload_apply(void)
     /* leave() may free a registration: walk a copy of the list */
     size_t n_old = ob.n;
     ob_reg_t **old = ob.api->alloc((n_old ? n_old : 1) * sizeof *old);
-    memcpy(old, ob.regs, n_old * sizeof *old);
+    if (n_old) /* ob.regs is NULL when there were none: memcpy's NULL is undefined even for 0 bytes */
+        memcpy(old, ob.regs, n_old * sizeof *old);
     for (size_t i = 0; i < n_old; i++) {
         ob_reg_t *r = old[i];
         if (r->leaving)
