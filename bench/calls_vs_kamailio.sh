@@ -177,30 +177,10 @@ start_server() { # NAME: starts it, waits until it answers; pids in srv_root/srv
         srv_pids="$srv_root $(pgrep -P "$srv_root" | tr '\n' ' ')"
     fi
 }
-stop_server() {
-    local p i
-    kill -TERM "$srv_root" 2>/dev/null || true
-    for i in $(seq 1 50); do kill -0 "$srv_root" 2>/dev/null || break; sleep 0.1; done
-    for p in $srv_pids; do kill -KILL "$p" 2>/dev/null || true; done
-    wait "$srv_root" 2>/dev/null || true
-}
+stop_server() { bench_stop_server "$srv_root" $srv_pids; }
 
-cpu_ticks() { # PIDS...: utime+stime summed (a gone pid counts 0)
-    local t=0 p f
-    for p in "$@"; do
-        if read -r -a f 2>/dev/null </proc/"$p"/stat; then t=$((t + f[13] + f[14])); fi
-    done
-    echo $t
-}
-mem_kb() { # PIDS...: "PSS_kB RSS_kB" summed
-    local p pss=0 rss=0 a b
-    for p in "$@"; do
-        a=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)
-        b=$(awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
-        pss=$((pss + ${a:-0})) rss=$((rss + ${b:-0}))
-    done
-    echo "$pss $rss"
-}
+cpu_ticks() { bench_cpu_ticks "$@"; } # PIDS...: utime+stime summed (a gone pid counts 0)
+mem_kb() { bench_mem_kb "$@"; }       # PIDS...: "PSS_kB RSS_kB" summed
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 udp_rcvbuf_errors() { awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp; }
 
@@ -230,11 +210,7 @@ stop_gateways() { # SIGUSR1: sipp writes its last statistics and quits
     done
     for p in $gw_pids; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
 }
-col() { # FILE N: field N of the last line of a sipp stat file (0 if none)
-    local v
-    v=$(tail -n1 "$1" 2>/dev/null | awk -F';' -v n="$2" '{print $n}')
-    case $v in '' | *[!0-9]*) echo 0 ;; *) echo "$v" ;; esac
-}
+col() { bench_sipp_col "$@"; } # FILE N: field N of the last line of a sipp stat file (0 if none)
 # stat file columns (sipp 3.6): 10 IncomingCall(C) 13 TotalCallCreated 14 CurrentCall
 # 16 SuccessfulCall(C) 18 FailedCall(C) 28 FailedUnexpectedMessage(C) 58 Retransmissions(C)
 
@@ -274,16 +250,7 @@ run_caller() { # NAME TAG CALLS RATE HOLD_MS TIMEOUT_S [GW_CSV...]: runs to the 
     wait "$pid" 2>/dev/null || true
     caller_wall_ms=$(($(now_ms) - t0))
 }
-# the instant (s after start) sipp had created CALLS calls, from its 1 s stat lines, interpolated
-creation_s() { # FILE CALLS
-    awk -F';' -v m="$2" '
-        function secs(s,  a) { split(s, a, ":"); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1e6 }
-        NR > 1 && $13 ~ /^[0-9]+$/ {
-            t = secs($5); c = $13
-            if (c >= m) { if (c > pc) t = pt + (t - pt) * (m - pc) / (c - pc); printf "%.2f\n", t; found = 1; exit }
-            pt = t; pc = c }
-        END { if (!found) print "inf" }' "$1"
-}
+creation_s() { bench_sipp_creation_s "$@"; } # FILE CALLS: when sipp had created CALLS calls
 
 sw_diag() { # non-zero drop/retransmission/timeout counters of sipswitch, and its log's warnings
     local m

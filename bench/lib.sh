@@ -40,3 +40,72 @@ CFG
 }
 # The modules BENCH_LOAD names, one per line.
 bench_modules() { echo "${BENCH_LOAD:-gw_switch}" | tr ', ' '\n\n' | sed '/^$/d'; }
+
+# ---- generic helpers ----
+
+# utime+stime ticks summed over PIDS (a gone pid counts 0); "USER SYS" with bench_cpu_split.
+bench_cpu_ticks() {
+    local t=0 p f
+    for p in "$@"; do
+        if read -r -a f 2>/dev/null </proc/"$p"/stat; then t=$((t + f[13] + f[14])); fi
+    done
+    echo $t
+}
+bench_cpu_split() {
+    local u=0 s=0 p f
+    for p in "$@"; do
+        if read -r -a f 2>/dev/null </proc/"$p"/stat; then u=$((u + f[13])) s=$((s + f[14])); fi
+    done
+    echo "$u $s"
+}
+# "PSS_kB RSS_kB" summed over PIDS: PSS counts memory shared between them
+# (Kamailio's shm) once, RSS once per process.
+bench_mem_kb() {
+    local p pss=0 rss=0 a b
+    for p in "$@"; do
+        a=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)
+        b=$(awk '/^VmRSS:/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
+        pss=$((pss + ${a:-0})) rss=$((rss + ${b:-0}))
+    done
+    echo "$pss $rss"
+}
+bench_median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+# Field N of the last line of a sipp stat file, 0 if none. Columns (sipp
+# 3.6): 13 TotalCallCreated 14 CurrentCall 16 SuccessfulCall(C)
+# 18 FailedCall(C) 58 Retransmissions(C).
+bench_sipp_col() {
+    local v
+    v=$(tail -n1 "$1" 2>/dev/null | awk -F';' -v n="$2" '{print $n}')
+    case $v in '' | *[!0-9]*) echo 0 ;; *) echo "$v" ;; esac
+}
+# The instant (s after sipp's start) it had created COUNT calls, from its
+# 1 s stat lines, interpolated; "inf" when it never did.
+bench_sipp_creation_s() { # STAT_FILE COUNT
+    awk -F';' -v m="$2" '
+        function secs(s,  a) { split(s, a, ":"); return a[1]*3600 + a[2]*60 + a[3] + a[4]/1e6 }
+        NR > 1 && $13 ~ /^[0-9]+$/ {
+            t = secs($5); c = $13
+            if (c >= m) { if (c > pc) t = pt + (t - pt) * (m - pc) / (c - pc); printf "%.2f\n", t; found = 1; exit }
+            pt = t; pc = c }
+        END { if (!found) print "inf" }' "$1"
+}
+# Stops a server: SIGTERM to its main process, up to 5 s to end, then
+# SIGKILL to every process it had.
+bench_stop_server() { # MAIN_PID [ALL_PIDS...]
+    local main=$1 p i
+    kill -TERM "$main" 2>/dev/null || true
+    for i in $(seq 1 50); do kill -0 "$main" 2>/dev/null || break; sleep 0.1; done
+    for p in "$@"; do kill -KILL "$p" 2>/dev/null || true; done
+    wait "$main" 2>/dev/null || true
+}
+# Kamailio from Debian's package (installed here if missing, as root): sets
+# kam, kamcmd, kam_mpath (its modules) and kam_version.
+bench_kamailio() {
+    if ! command -v kamailio >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends kamailio >/dev/null
+    fi
+    kam=$(command -v kamailio || echo /usr/sbin/kamailio)
+    kamcmd=$(command -v kamcmd || echo /usr/sbin/kamcmd)
+    kam_mpath=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio*' | head -n1)")
+    kam_version=$("$kam" -v 2>/dev/null | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p')
+}

@@ -24,7 +24,7 @@ static int earlier(const reg_binding_t *a, const reg_binding_t *b)
 static void heap_set(reg_store_t *s, size_t pos, reg_binding_t *b)
 {
     s->heap[pos] = b;
-    b->heap_pos = pos;
+    b->heap_pos = (uint32_t)pos; /* 4 bytes: a store holds far fewer than 2^32 bindings */
 }
 
 static void heap_up(reg_store_t *s, size_t pos)
@@ -97,12 +97,13 @@ static void binding_free(reg_binding_t *b)
     free(b);
 }
 
+/* a->user belongs to the AOR table: it goes with the table's entry. */
 static void aor_free(reg_aor_t *a)
 {
     for (size_t i = 0; i < a->n; i++)
         binding_free(a->bindings[i]);
-    free(a->bindings);
-    free(a->user);
+    if (a->bindings != &a->first)
+        free(a->bindings);
     free(a->aor);
     free(a);
 }
@@ -125,13 +126,18 @@ void reg_store_free(reg_store_t *s)
 }
 
 /* The four strings of a binding in one block: fewer allocations per
- * binding, which is most of the memory the registrar uses. */
+ * binding, which is most of the memory the registrar uses. A refresh from
+ * the same device (same Call-ID, source and User-Agent: the usual case)
+ * keeps the block it has. */
 static void set_text(reg_binding_t *b, const char *contact, size_t contact_len, const char *call_id,
                      const char *source, const char *user_agent)
 {
     call_id = call_id ? call_id : "";
     source = source ? source : "";
     user_agent = user_agent ? user_agent : "";
+    if (b->text && contact == b->contact && strcmp(call_id, b->call_id) == 0 && strcmp(source, b->source) == 0 &&
+        strcmp(user_agent, b->user_agent) == 0)
+        return;
     size_t lc = strlen(call_id), ls = strlen(source), lu = strlen(user_agent);
     char *t = reg_xmalloc(contact_len + lc + ls + lu + 4);
     char *p = t;
@@ -156,8 +162,9 @@ static reg_aor_t *aor_get(reg_store_t *s, const char *user, const char *aor_text
     reg_aor_t *a = reg_strmap_get(s->aors, user);
     if (!a) {
         a = reg_xcalloc(1, sizeof *a);
-        a->user = reg_xstrdup(user);
-        reg_strmap_put(s->aors, user, a);
+        a->bindings = &a->first;
+        a->cap = 1;
+        reg_strmap_put_stored(s->aors, user, a, &a->user);
     }
     if (aor_text && (!a->aor || strcmp(a->aor, aor_text) != 0)) {
         free(a->aor);
@@ -172,8 +179,13 @@ static reg_binding_t *binding_add(reg_store_t *s, reg_aor_t *a)
     b->id = s->next_id++;
     b->aor = a;
     if (a->n == a->cap) {
-        a->cap = a->cap ? a->cap * 2 : 2;
-        a->bindings = reg_xrealloc(a->bindings, a->cap * sizeof *a->bindings);
+        /* most accounts have one device: its binding sits in the AOR itself */
+        reg_binding_t **more = reg_xmalloc(2 * a->cap * sizeof *more);
+        memcpy(more, a->bindings, a->n * sizeof *more);
+        if (a->bindings != &a->first)
+            free(a->bindings);
+        a->bindings = more;
+        a->cap *= 2;
     }
     a->bindings[a->n++] = b;
     return b;
@@ -197,7 +209,7 @@ static void binding_remove(reg_store_t *s, reg_binding_t *b, reg_change_t kind, 
         s->n_nat--;
     binding_free(b);
     if (a->n == 0) {
-        reg_strmap_remove(s->aors, a->user);
+        reg_strmap_remove(s->aors, a->user); /* a->user goes with it */
         aor_free(a);
     }
 }
@@ -207,7 +219,7 @@ static void set_nat(reg_store_t *s, reg_binding_t *b, int behind_nat)
     behind_nat = behind_nat != 0;
     if (b->behind_nat != behind_nat)
         s->n_nat += behind_nat ? 1 : (size_t)-1;
-    b->behind_nat = behind_nat;
+    b->behind_nat = (uint8_t)behind_nat;
 }
 
 /* What a REGISTER, or the disk, says of a binding. */
@@ -228,8 +240,8 @@ static void binding_set(reg_store_t *s, reg_binding_t *b, const binding_values_t
 {
     set_text(b, v->contact, v->contact_len, v->call_id, v->source, v->user_agent);
     b->cseq = v->cseq;
-    b->q = v->q;
-    b->transport = v->transport;
+    b->q = (int16_t)v->q;
+    b->transport = (uint8_t)v->transport;
     b->socket_id = v->socket_id;
     set_nat(s, b, v->behind_nat);
     b->expires_s = v->expires_s;

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The fields are ordered and sized for the 200,000-binding case: 104
+ * bytes, the four strings in one more block, an AOR block per account. */
 typedef struct reg_binding {
     uint64_t id;              /* unique for the process' life, for the management API */
     struct reg_aor *aor;
@@ -21,23 +23,24 @@ typedef struct reg_binding {
     const char *source;       /* "ip:port" the REGISTER came from */
     const char *user_agent;   /* "" when the device sent none */
     char *text;
-    uint32_t cseq;
-    int q;                    /* thousandths, -1 when the device gave none */
-    int transport;            /* sw_transport_t */
-    int behind_nat;
-    uint32_t expires_s;       /* the expiry granted by the last REGISTER */
     uint64_t expires_at_ms;   /* monotonic */
     uint64_t socket_id;
     int64_t registered_wall_ms;  /* first registration of this contact */
     int64_t updated_wall_ms;     /* last add or refresh */
-    size_t heap_pos;
+    uint32_t cseq;
+    uint32_t expires_s;       /* the expiry granted by the last REGISTER */
+    uint32_t heap_pos;
+    int16_t q;                /* thousandths, -1 when the device gave none */
+    uint8_t transport;        /* sw_transport_t */
+    uint8_t behind_nat;
 } reg_binding_t;
 
 typedef struct reg_aor {
-    char *user;               /* the key: the account name */
+    const char *user;         /* the key: the account name (the AOR table's copy of it) */
     char *aor;                /* the AOR as last registered, "sip:1001@example.com" */
-    reg_binding_t **bindings;
+    reg_binding_t **bindings; /* `first` until a second binding comes */
     size_t n, cap;
+    reg_binding_t *first;
 } reg_aor_t;
 
 /* Values equal to sw_binding_event_kind_t's (the glue checks it). */

@@ -1,27 +1,23 @@
 #include "nonce.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "strmap.h"
+#include "nonce_counts.h"
+#include "siphash.h"
 #include "xalloc.h"
 
-#define MAC_BYTES 16
+#define MAC_BYTES REG_SIPHASH_TAG_BYTES
 #define RAW_BYTES (8 + 8 + MAC_BYTES)
+#define IP_MAX 64
 
 struct reg_nonces {
-    unsigned char secret[32];
+    unsigned char secret[REG_SIPHASH_KEY_BYTES];
     uint64_t next_serial;
-    reg_strmap_t *counts; /* serial (hex) -> nc_entry_t */
+    reg_nonce_counts_t *counts;
 };
-
-typedef struct nc_entry {
-    uint64_t issued_ms;
-    uint32_t highest_nc;
-} nc_entry_t;
 
 reg_nonces_t *reg_nonces_new(void)
 {
@@ -30,23 +26,15 @@ reg_nonces_t *reg_nonces_new(void)
         abort(); /* no randomness: nonces would be forgeable */
     if (RAND_bytes((unsigned char *)&n->next_serial, sizeof n->next_serial) != 1)
         abort();
-    n->counts = reg_strmap_new();
+    n->counts = reg_nonce_counts_new();
     return n;
-}
-
-static int free_entry(const char *key, void *value, void *ud)
-{
-    (void)key, (void)ud;
-    free(value);
-    return 0;
 }
 
 void reg_nonces_free(reg_nonces_t *n)
 {
     if (!n)
         return;
-    reg_strmap_each(n->counts, free_entry, NULL);
-    reg_strmap_free(n->counts);
+    reg_nonce_counts_free(n->counts);
     free(n);
 }
 
@@ -64,17 +52,14 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
+/* The MAC of the nonce's first 16 bytes and the client's IP. */
 static void seal(const reg_nonces_t *n, const unsigned char *head, const char *client_ip, unsigned char *mac)
 {
-    unsigned char msg[16 + 64];
-    size_t ip_len = client_ip ? strnlen(client_ip, 64) : 0;
+    unsigned char msg[16 + IP_MAX];
+    size_t ip_len = client_ip ? strnlen(client_ip, IP_MAX) : 0;
     memcpy(msg, head, 16);
     memcpy(msg + 16, client_ip, ip_len);
-    unsigned char full[EVP_MAX_MD_SIZE];
-    unsigned int full_len = 0;
-    if (!HMAC(EVP_sha256(), n->secret, sizeof n->secret, msg, 16 + ip_len, full, &full_len))
-        abort();
-    memcpy(mac, full, MAC_BYTES);
+    reg_siphash128(n->secret, msg, 16 + ip_len, mac);
 }
 
 static void to_hex(const unsigned char *p, size_t len, char *out)
@@ -126,48 +111,23 @@ reg_nonce_state_t reg_nonces_accept(reg_nonces_t *n, const char *nonce, const ch
     uint64_t issued = get_u64(raw);
     if (issued > now_ms || now_ms - issued > lifetime_ms)
         return REG_NONCE_STALE;
-    char key[17];
-    to_hex(raw + 8, 8, key);
-    nc_entry_t *e = reg_strmap_get(n->counts, key);
+    uint64_t serial = get_u64(raw + 8);
     uint32_t count = nc ? nc : 1; /* without qop the nonce serves once */
-    if (e) {
-        if (count <= e->highest_nc || nc == 0)
-            return REG_NONCE_REPLAYED;
-        e->highest_nc = count;
-        return REG_NONCE_FRESH;
-    }
-    e = reg_xmalloc(sizeof *e);
-    e->issued_ms = issued;
-    e->highest_nc = count;
-    reg_strmap_put(n->counts, key, e);
+    uint32_t highest = reg_nonce_counts_get(n->counts, serial);
+    if (highest && (count <= highest || nc == 0))
+        return REG_NONCE_REPLAYED;
+    reg_nonce_counts_set(n->counts, serial, issued, count);
     return REG_NONCE_FRESH;
-}
-
-typedef struct sweep {
-    reg_strmap_t *map;
-    uint64_t now_ms, lifetime_ms;
-} sweep_t;
-
-static int sweep_one(const char *key, void *value, void *ud)
-{
-    sweep_t *s = ud;
-    nc_entry_t *e = value;
-    if (s->now_ms > e->issued_ms && s->now_ms - e->issued_ms > s->lifetime_ms) {
-        reg_strmap_remove(s->map, key);
-        free(e);
-    }
-    return 0;
 }
 
 void reg_nonces_sweep(reg_nonces_t *n, uint64_t now_ms, uint64_t lifetime_ms)
 {
-    sweep_t s = {.map = n->counts, .now_ms = now_ms, .lifetime_ms = lifetime_ms};
-    reg_strmap_each(n->counts, sweep_one, &s);
+    reg_nonce_counts_sweep(n->counts, now_ms, lifetime_ms);
 }
 
 size_t reg_nonces_tracked(const reg_nonces_t *n)
 {
-    return reg_strmap_count(n->counts);
+    return reg_nonce_counts_size(n->counts);
 }
 
 int reg_nonce_count_parse(const char *text, uint32_t *out)

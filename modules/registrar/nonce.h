@@ -1,17 +1,18 @@
 /* Digest nonces (RFC 7616 section 3.3): minted without keeping anything, so
  * a flood of unauthenticated REGISTERs costs no memory. A nonce carries its
- * issue time and a serial number, sealed with an HMAC over them and the
- * client's IP address under a secret drawn at start-up; checking one needs
- * no table. What must be remembered is the nonce count (nc) of nonces in
- * use, for replay protection: that entry is made only once a response with
- * the nonce was verified, and dropped when the nonce expires. */
+ * issue time and a serial number, sealed with a MAC (SipHash-2-4, 128 bits:
+ * siphash.h) over them and the client's IP address under a secret drawn at
+ * start-up; checking one needs no table. What must be remembered is the
+ * nonce count (nc) of nonces in use, for replay protection: that entry is
+ * made only once a response with the nonce was verified, and dropped when
+ * the nonce expires (nonce_counts.h). */
 #ifndef REGISTRAR_NONCE_H
 #define REGISTRAR_NONCE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* 8 bytes issue time + 8 bytes serial + 16 bytes HMAC, in hex, plus NUL. */
+/* 8 bytes issue time + 8 bytes serial + 16 bytes MAC, in hex, plus NUL. */
 #define REG_NONCE_TEXT 65
 
 typedef struct reg_nonces reg_nonces_t;

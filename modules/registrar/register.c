@@ -32,6 +32,42 @@ static sw_hook_result_t reply(sw_msg_t *req, int code, const char *reason, const
     return SW_HOOK_HANDLED;
 }
 
+/* Bounded appends into a caller's buffer, for the text the REGISTER path
+ * writes on every request (printf's format parsing costs more than the
+ * copying). Once something did not fit, `full` stays set and the text is
+ * not to be used. */
+typedef struct text_out {
+    char *p;
+    size_t n, cap;
+    int full;
+} text_out_t;
+
+static void put(text_out_t *o, const char *s, size_t len)
+{
+    if (o->full || len >= o->cap - o->n) {
+        o->full = 1;
+        return;
+    }
+    memcpy(o->p + o->n, s, len);
+    o->n += len;
+    o->p[o->n] = '\0';
+}
+
+static void put_str(text_out_t *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+static void put_uint(text_out_t *o, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do
+        digits[sizeof digits - ++n] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    put(o, digits + sizeof digits - n, n);
+}
+
 /* The AOR's user part into user, and "sip:user@host[:port]" into aor. */
 static int read_aor(const sw_msg_t *req, char *user, size_t ulen, char *aor, size_t alen)
 {
@@ -46,11 +82,19 @@ static int read_aor(const sw_msg_t *req, char *user, size_t ulen, char *aor, siz
     memcpy(user, u.user, u.user_len);
     user[u.user_len] = '\0';
     int v6 = memchr(u.host, ':', u.host_len) != NULL;
-    int n = u.port ? snprintf(aor, alen, "%.*s:%s@%s%.*s%s:%u", (int)u.scheme_len, u.scheme, user, v6 ? "[" : "",
-                              (int)u.host_len, u.host, v6 ? "]" : "", u.port)
-                   : snprintf(aor, alen, "%.*s:%s@%s%.*s%s", (int)u.scheme_len, u.scheme, user, v6 ? "[" : "",
-                              (int)u.host_len, u.host, v6 ? "]" : "");
-    return n > 0 && (size_t)n < alen ? 0 : -1;
+    text_out_t o = {.p = aor, .cap = alen};
+    put(&o, u.scheme, u.scheme_len);
+    put(&o, ":", 1);
+    put(&o, user, u.user_len);
+    put(&o, v6 ? "@[" : "@", v6 ? 2 : 1);
+    put(&o, u.host, u.host_len);
+    if (v6)
+        put(&o, "]", 1);
+    if (u.port) {
+        put(&o, ":", 1);
+        put_uint(&o, u.port);
+    }
+    return o.full ? -1 : 0;
 }
 
 /* The Expires header as seconds, -1 when absent or unreadable. */
@@ -77,31 +121,48 @@ static uint32_t cseq_number(const sw_msg_t *req)
     return v ? (uint32_t)strtoul(v, NULL, 10) : 0; /* sanity checked it: "number method" */
 }
 
+/* "Date: ...\r\n" for now, formatted once a second. */
+static const char *date_header(void)
+{
+    static time_t cached_second = -1;
+    static char cached[48];
+    time_t t = (time_t)(registrar.api->wallclock_ms() / 1000);
+    if (t != cached_second) {
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(cached, sizeof cached, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        cached_second = t;
+    }
+    return cached;
+}
+
 /* The 200's Contact lines: every binding the AOR has now, with what is
  * left of its expiry (RFC 3261 10.3 step 8), and Date. */
 static void success_headers(const char *user, char **out)
 {
     const sw_api_t *api = registrar.api;
     const reg_aor_t *a = reg_store_find(registrar.store, user);
-    size_t cap = 128;
+    const char *date = date_header();
+    size_t cap = strlen(date) + 1;
     for (size_t i = 0; a && i < a->n; i++)
         cap += strlen(a->bindings[i]->contact) + 48;
-    char *h = api->alloc(cap);
-    size_t n = 0;
+    text_out_t o = {.p = api->alloc(cap), .cap = cap};
     uint64_t now = api->now_ms();
     for (size_t i = 0; a && i < a->n; i++) {
         const reg_binding_t *b = a->bindings[i];
-        n += (size_t)snprintf(h + n, cap - n, "Contact: <%s>;expires=%u", b->contact,
-                              (unsigned)reg_binding_seconds_left(b, now));
-        if (b->q >= 0)
-            n += (size_t)snprintf(h + n, cap - n, ";q=%d.%03d", b->q / 1000, b->q % 1000);
-        n += (size_t)snprintf(h + n, cap - n, "\r\n");
+        put(&o, "Contact: <", 10);
+        put_str(&o, b->contact);
+        put(&o, ">;expires=", 10);
+        put_uint(&o, reg_binding_seconds_left(b, now));
+        if (b->q >= 0) {
+            char q[8] = {';', 'q', '=', (char)('0' + b->q / 1000), '.', (char)('0' + b->q / 100 % 10),
+                         (char)('0' + b->q / 10 % 10), (char)('0' + b->q % 10)};
+            put(&o, q, sizeof q);
+        }
+        put(&o, "\r\n", 2);
     }
-    time_t t = (time_t)(api->wallclock_ms() / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(h + n, cap - n, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
-    *out = h;
+    put_str(&o, date);
+    *out = o.p;
 }
 
 sw_hook_result_t registrar_handle_register(sw_msg_t *req, const char *ip, unsigned port)
@@ -159,11 +220,15 @@ sw_hook_result_t registrar_handle_register(sw_msg_t *req, const char *ip, unsign
                                         .q = contacts[i].q};
     }
 
-    char source[80];
-    snprintf(source, sizeof source, "%s", api->msg_source(req));
-    const char *ua = api->msg_header(req, "User-Agent", 0);
-    char agent[129];
-    snprintf(agent, sizeof agent, "%s", ua ? ua : "");
+    /* what the store keeps of the source and the User-Agent, cut to size */
+    char source[80], agent[129];
+    text_out_t src_out = {.p = source, .cap = sizeof source}, agent_out = {.p = agent, .cap = sizeof agent};
+    const char *src = api->msg_source(req), *ua = api->msg_header(req, "User-Agent", 0);
+    source[0] = agent[0] = '\0';
+    if (src)
+        put(&src_out, src, strnlen(src, sizeof source - 1));
+    if (ua)
+        put(&agent_out, ua, strnlen(ua, sizeof agent - 1));
     reg_register_t r = {
         .user = user,
         .aor = aor,

@@ -85,11 +85,18 @@ static void grow(reg_strmap_t *m)
 
 void *reg_strmap_put(reg_strmap_t *m, const char *key, void *value)
 {
+    const char *stored;
+    return reg_strmap_put_stored(m, key, value, &stored);
+}
+
+void *reg_strmap_put_stored(reg_strmap_t *m, const char *key, void *value, const char **stored)
+{
     uint64_t h = hash_of(key);
     node_t **link = find(m, key, h);
     if (*link) {
         void *old = (*link)->value;
         (*link)->value = value;
+        *stored = (*link)->key;
         return old;
     }
     size_t len = strlen(key);
@@ -99,6 +106,7 @@ void *reg_strmap_put(reg_strmap_t *m, const char *key, void *value)
     n->value = value;
     memcpy(n->key, key, len + 1);
     *link = n;
+    *stored = n->key;
     if (++m->count > m->n_slots)
         grow(m);
     return NULL;

@@ -17,6 +17,10 @@ void reg_strmap_free(reg_strmap_t *m);
 void *reg_strmap_get(const reg_strmap_t *m, const char *key);
 /* Sets key to value (replacing a previous value, which is returned). */
 void *reg_strmap_put(reg_strmap_t *m, const char *key, void *value);
+/* The same, and *stored is the table's copy of the key, which stays where
+ * it is until the entry is removed: a value may point to it rather than
+ * keep a copy of its own (200,000 bindings: one allocation less each). */
+void *reg_strmap_put_stored(reg_strmap_t *m, const char *key, void *value, const char **stored);
 /* Removes key; returns its value, or NULL. */
 void *reg_strmap_remove(reg_strmap_t *m, const char *key);
 size_t reg_strmap_count(const reg_strmap_t *m);

@@ -184,6 +184,57 @@ static void test_contact_limit(void **state)
     reg_store_free(s);
 }
 
+/* An AOR keeps its first binding in itself and moves to an array with the
+ * second: every way of growing and shrinking keeps the right bindings, and
+ * a refresh from the same device keeps the binding's text where it is. */
+static void test_aor_slots_and_refreshed_text(void **state)
+{
+    (void)state;
+    reg_store_t *s = reg_store_new();
+    events_t ev = {0};
+    assert_int_equal(reg(s, &ev, "1001", "c", 1, 1, 0, C("sip:a@h|60|-1")), REG_UPDATE_OK);
+    const char *contact = reg_store_find(s, "1001")->bindings[0]->contact;
+    assert_int_equal(reg(s, &ev, "1001", "c", 2, 1, 0, C("sip:a@h|90|-1")), REG_UPDATE_OK);
+    assert_ptr_equal(reg_store_find(s, "1001")->bindings[0]->contact, contact); /* same device: text kept */
+    assert_int_equal(reg_store_find(s, "1001")->bindings[0]->expires_s, 90);
+    assert_int_equal(reg(s, &ev, "1001", "c2", 1, 1, 0, C("sip:a@h|60|-1")), REG_UPDATE_OK); /* rebooted */
+    assert_string_equal(reg_store_find(s, "1001")->bindings[0]->call_id, "c2");
+    assert_string_equal(reg_store_find(s, "1001")->bindings[0]->contact, "sip:a@h");
+    assert_int_equal(reg(s, &ev, "1001", "c2", 2, 1, 0, C("sip:b@h|60|-1", "sip:c@h|60|-1")), REG_UPDATE_OK);
+    const reg_aor_t *a = reg_store_find(s, "1001");
+    assert_int_equal(a->n, 3);
+    assert_string_equal(a->bindings[0]->contact, "sip:a@h");
+    assert_string_equal(a->bindings[1]->contact, "sip:b@h");
+    assert_string_equal(a->bindings[2]->contact, "sip:c@h");
+    assert_string_equal(a->user, "1001");
+    /* the middle one goes, then the first: the last one is left, then none */
+    assert_int_equal(reg(s, &ev, "1001", "c2", 3, 1, 0, C("sip:b@h|0|-1")), REG_UPDATE_OK);
+    assert_int_equal(reg(s, &ev, "1001", "c2", 4, 1, 0, C("sip:a@h|0|-1")), REG_UPDATE_OK);
+    a = reg_store_find(s, "1001");
+    assert_int_equal(a->n, 1);
+    assert_string_equal(a->bindings[0]->contact, "sip:c@h");
+    assert_int_equal(reg(s, &ev, "1001", "c2", 5, 1, 0, C("sip:d@h|60|-1")), REG_UPDATE_OK);
+    assert_int_equal(reg_store_find(s, "1001")->n, 2);
+    assert_int_equal(reg_store_remove_user(s, "1001", record, &ev), 2);
+    assert_null(reg_store_find(s, "1001"));
+    /* many accounts, one binding each, each found under its own name */
+    char user[16], uri[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        snprintf(uri, sizeof uri, "sip:u%d@h|60|%d", i, i % 1001);
+        assert_int_equal(reg(s, &ev, user, "c", 1, 1, 0, C(uri)), REG_UPDATE_OK);
+    }
+    for (int i = 0; i < 3000; i++) {
+        snprintf(user, sizeof user, "u%d", i);
+        a = reg_store_find(s, user);
+        assert_non_null(a);
+        assert_string_equal(a->user, user);
+        assert_int_equal(a->bindings[0]->q, i % 1001);
+    }
+    assert_int_equal(reg_store_aor_count(s), 3000);
+    reg_store_free(s);
+}
+
 static void test_expiry_in_order_at_scale(void **state)
 {
     (void)state;
@@ -303,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_star_removal),
         cmocka_unit_test(test_replace_on_and_off),
         cmocka_unit_test(test_contact_limit),
+        cmocka_unit_test(test_aor_slots_and_refreshed_text),
         cmocka_unit_test(test_expiry_in_order_at_scale),
         cmocka_unit_test(test_best_binding_and_lookups),
         cmocka_unit_test(test_restore_and_nat_count),

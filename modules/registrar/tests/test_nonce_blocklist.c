@@ -1,7 +1,9 @@
 /* Nonces (RFC 7616 3.3): sealed to the client IP, stale after their
  * lifetime, foreign when forged or from before a restart, nonce-count
- * replay protection; and the block lists behind SS_AUTHENTICATION_MAX_RETRY
- * and SS_ENDPOINT_REGISTER_RETRY, on a fake clock. */
+ * replay protection (the counts of thousands of nonces, swept and shrunk),
+ * the seal's SipHash against its reference vectors; and the block lists
+ * behind SS_AUTHENTICATION_MAX_RETRY and SS_ENDPOINT_REGISTER_RETRY, on a
+ * fake clock. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +14,8 @@
 
 #include "blocklist.h"
 #include "nonce.h"
+#include "nonce_counts.h"
+#include "siphash.h"
 #include "strmap.h"
 
 #define LIFE 30000
@@ -81,6 +85,112 @@ static void test_nonce_count_replay(void **state)
     assert_int_equal(reg_nonce_count_parse("0000000g", &nc), -1);
     assert_int_equal(reg_nonce_count_parse("000000001", &nc), -1);
     reg_nonces_free(n);
+}
+
+/* SipHash-2-4 with 128-bit output, key 00 01 .. 0f and messages 00 01 ..
+ * (n-1): the vectors of the reference implementation (vectors.h). */
+static void test_siphash128_vectors(void **state)
+{
+    (void)state;
+    unsigned char key[16], msg[64], tag[16];
+    for (int i = 0; i < 16; i++)
+        key[i] = (unsigned char)i;
+    for (int i = 0; i < 64; i++)
+        msg[i] = (unsigned char)i;
+    static const struct {
+        size_t len;
+        unsigned char tag[16];
+    } vectors[] = {
+        {0, {0xa3, 0x81, 0x7f, 0x04, 0xba, 0x25, 0xa8, 0xe6, 0x6d, 0xf6, 0x72, 0x14, 0xc7, 0x55, 0x02, 0x93}},
+        {1, {0xda, 0x87, 0xc1, 0xd8, 0x6b, 0x99, 0xaf, 0x44, 0x34, 0x76, 0x59, 0x11, 0x9b, 0x22, 0xfc, 0x45}},
+    };
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        reg_siphash128(key, msg, vectors[i].len, tag);
+        assert_memory_equal(tag, vectors[i].tag, 16);
+    }
+    /* every byte and the length count: one bit anywhere changes the tag */
+    unsigned char a[16], b[16];
+    reg_siphash128(key, msg, 40, a);
+    msg[39] ^= 0x80;
+    reg_siphash128(key, msg, 40, b);
+    assert_memory_not_equal(a, b, 16);
+    msg[39] ^= 0x80;
+    reg_siphash128(key, msg, 39, b);
+    assert_memory_not_equal(a, b, 16);
+    key[15] ^= 1;
+    reg_siphash128(key, msg, 40, b);
+    assert_memory_not_equal(a, b, 16);
+}
+
+/* Thousands of nonces in use at once: each count is kept apart, a sweep
+ * forgets exactly the old ones (the others, moved within the table, are
+ * still found), and the table grows and shrinks back. */
+static void test_nonce_counts_at_scale(void **state)
+{
+    (void)state;
+    enum { N = 6000 };
+    reg_nonces_t *n = reg_nonces_new();
+    static char nonces[N][REG_NONCE_TEXT];
+    /* the first half issued at 0, the second at LIFE: different sweep fates */
+    for (int i = 0; i < N; i++)
+        reg_nonces_make(n, "192.0.2.7", i < N / 2 ? 0 : LIFE, nonces[i]);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(reg_nonces_accept(n, nonces[i], "192.0.2.7", 1, LIFE, LIFE), REG_NONCE_FRESH);
+    assert_int_equal(reg_nonces_tracked(n), N);
+    for (int i = 0; i < N; i += 3)
+        assert_int_equal(reg_nonces_accept(n, nonces[i], "192.0.2.7", 2, LIFE, LIFE), REG_NONCE_FRESH);
+    for (int i = 0; i < N; i++) /* nc 1 again: replayed for all; nc 2 for one in three */
+        assert_int_equal(reg_nonces_accept(n, nonces[i], "192.0.2.7", i % 3 ? 1 : 2, LIFE, LIFE),
+                         REG_NONCE_REPLAYED);
+    /* the first half expires */
+    reg_nonces_sweep(n, LIFE + 1, LIFE);
+    assert_int_equal(reg_nonces_tracked(n), N / 2);
+    for (int i = N / 2; i < N; i++)
+        assert_int_equal(reg_nonces_accept(n, nonces[i], "192.0.2.7", 1, LIFE + 1, LIFE), REG_NONCE_REPLAYED);
+    /* all gone, then in use again */
+    reg_nonces_sweep(n, 2 * LIFE + 1, LIFE);
+    assert_int_equal(reg_nonces_tracked(n), 0);
+    char again[REG_NONCE_TEXT];
+    reg_nonces_make(n, "192.0.2.7", 3 * LIFE, again);
+    assert_int_equal(reg_nonces_accept(n, again, "192.0.2.7", 1, 3 * LIFE, LIFE), REG_NONCE_FRESH);
+    assert_int_equal(reg_nonces_accept(n, again, "192.0.2.7", 1, 3 * LIFE, LIFE), REG_NONCE_REPLAYED);
+    assert_int_equal(reg_nonces_tracked(n), 1);
+    reg_nonces_free(n);
+}
+
+/* The counts table on its own, with serials drawn at random so that runs
+ * form and wrap around the array's end: every sweep must leave each
+ * surviving serial findable with its count (a run closed up wrongly loses
+ * entries behind the hole). */
+static void test_nonce_counts_table(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    static uint64_t serials[N];
+    reg_nonce_counts_t *t = reg_nonce_counts_new();
+    uint64_t x = 88172645463325252ULL; /* xorshift: repeatable */
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        serials[i] = x;
+        reg_nonce_counts_set(t, x, (uint64_t)(i % 4) * 1000, (uint32_t)(i % 9) + 1);
+    }
+    assert_int_equal(reg_nonce_counts_size(t), N);
+    reg_nonce_counts_set(t, serials[5], 1000, 77); /* an update is not an entry more */
+    assert_int_equal(reg_nonce_counts_size(t), N);
+    assert_int_equal(reg_nonce_counts_get(t, serials[5]), 77);
+    assert_int_equal(reg_nonce_counts_get(t, 12345), 0);
+    /* issued at 0, 1000, 2000, 3000: each sweep forgets one quarter */
+    for (int round = 0; round < 4; round++) {
+        reg_nonce_counts_sweep(t, (uint64_t)round * 1000 + 501, 500);
+        assert_int_equal(reg_nonce_counts_size(t), (size_t)(N / 4) * (size_t)(3 - round));
+        for (int i = 0; i < N; i++) {
+            uint32_t want = i % 4 <= round ? 0 : i == 5 ? 77 : (uint32_t)(i % 9) + 1;
+            assert_int_equal(reg_nonce_counts_get(t, serials[i]), want);
+        }
+    }
+    reg_nonce_counts_set(t, 1, 0, 3);
+    assert_int_equal(reg_nonce_counts_get(t, 1), 3);
+    reg_nonce_counts_free(t);
 }
 
 static void test_block_after_max_failures(void **state)
@@ -184,6 +294,18 @@ static void test_strmap_grows_and_removes(void **state)
     assert_ptr_equal(reg_strmap_get(m, "k1"), &values[1]);
     assert_ptr_equal(reg_strmap_put(m, "k1", &values[2]), &values[1]);
     assert_null(reg_strmap_remove(m, "absent"));
+    /* the table's copy of a key stays put while the table grows */
+    const char *stored = NULL;
+    assert_null(reg_strmap_put_stored(m, "kept", &values[3], &stored));
+    assert_string_equal(stored, "kept");
+    for (int i = 5000; i < 20000; i++) {
+        snprintf(key, sizeof key, "k%d", i);
+        reg_strmap_put(m, key, &values[i % 5000]);
+    }
+    assert_string_equal(stored, "kept");
+    const char *again = NULL;
+    assert_ptr_equal(reg_strmap_put_stored(m, "kept", &values[4], &again), &values[3]);
+    assert_ptr_equal(again, stored);
     reg_strmap_free(m);
 }
 
@@ -192,6 +314,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nonce_fresh_stale_foreign),
         cmocka_unit_test(test_nonce_count_replay),
+        cmocka_unit_test(test_siphash128_vectors),
+        cmocka_unit_test(test_nonce_counts_at_scale),
+        cmocka_unit_test(test_nonce_counts_table),
         cmocka_unit_test(test_block_after_max_failures),
         cmocka_unit_test(test_block_clear_sweep_and_cap),
         cmocka_unit_test(test_strmap_grows_and_removes),
