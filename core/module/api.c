@@ -384,6 +384,7 @@ static const sw_api_t api_table = {
     .block_address = api_block_address,
     .unblock_address = api_unblock_address,
     .block_provider = sw_mgmt_block_provider,
+    .param_line = sw_cfg_line_of,
 };
 
 const sw_api_t *sw_api_table(void)

@@ -32,11 +32,10 @@ int registrar_blocks_check(sw_module_t *self, const sw_config_t *cfg)
         return 0;
     for (size_t i = 0; i < sizeof suspend_keys / sizeof suspend_keys[0]; i++)
         if (api->param_int(cfg, suspend_keys[i]) < SUSPEND_FLOOR_MS) {
-            api->set_error(self,
-                           "%s = %s is below 60 s (VOS3000 minimum); allow_short_intervals = On in [registrar] "
-                           "accepts it, for tests only",
-                           suspend_keys[i], api->param_str(cfg, suspend_keys[i]));
-            return -1;
+            return registrar_cfg_error(self, cfg, suspend_keys[i],
+                                       "[registrar] %s = %s is below 60 s (VOS3000 minimum); allow_short_intervals "
+                                       "= On in [registrar] accepts it, for tests only",
+                                       suspend_keys[i], api->param_str(cfg, suspend_keys[i]));
         }
     return 0;
 }

@@ -5,9 +5,10 @@
  * that a name that does not resolve stops the start or the reload rather
  * than failing every REGISTER), the user parts written into URIs,
  * SS_SIP_USER_AGENT_EXPIRE's "Auto or 20-7200", and the retry delay's floor.
- * Errors name the cfg file, the section and the key.
+ * Errors are "file:line: [section] reason" (registrar_cfg_error).
  */
 #include "outbound_config.h"
+#include "registrar.h"
 
 #include <netdb.h>
 #include <stdarg.h>
@@ -22,14 +23,20 @@ typedef struct reader {
     const char *file;
 } reader_t;
 
-static int refuse(const reader_t *rd, const char *section, const char *fmt, ...) SW_PRINTF(3, 4);
-static int refuse(const reader_t *rd, const char *section, const char *fmt, ...)
+/* "file:line: [section] reason", the line where `key` was written in
+ * `view` (just "file:" when it was not written). */
+static int refuse(const reader_t *rd, const char *section, const sw_config_t *view, const char *key,
+                  const char *fmt, ...) SW_PRINTF(5, 6);
+static int refuse(const reader_t *rd, const char *section, const sw_config_t *view, const char *key,
+                  const char *fmt, ...)
 {
     char why[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(why, sizeof why, fmt, ap);
     va_end(ap);
+    if (view)
+        return registrar_cfg_error(rd->self, view, key, "%s %s", section, why);
     rd->api->set_error(rd->self, "%s: %s %s", rd->file, section, why);
     return -1;
 }
@@ -54,15 +61,16 @@ static int resolve(const char *host, char *ip, size_t iplen)
 
 /* An address key ("registrar", "outbound_proxy"): host[:port] resolved
  * into ip and *port (the default port when none is written). */
-static int read_address(const reader_t *rd, const char *section, const char *key, const char *text,
+static int read_address(const reader_t *rd, const char *section, const sw_config_t *view, const char *key,
+                        const char *text,
                         unsigned default_port, char *host, size_t hostlen, char *ip, size_t iplen, unsigned *port)
 {
     if (ob_split_hostport(text, host, hostlen, port) != 0)
-        return refuse(rd, section, "%s = '%s': expected host[:port] (an IPv4 address, [IPv6] or a name)", key, text);
+        return refuse(rd, section, view, key, "%s = '%s': expected host[:port] (an IPv4 address, [IPv6] or a name)", key, text);
     if (!*port)
         *port = default_port;
     if (resolve(host, ip, iplen) != 0)
-        return refuse(rd, section, "%s = '%s': '%s' does not resolve", key, text, host);
+        return refuse(rd, section, view, key, "%s = '%s': '%s' does not resolve", key, text, host);
     return 0;
 }
 
@@ -81,7 +89,7 @@ static int read_user(const reader_t *rd, const char *section, const sw_config_t 
     if (!v || !*v)
         v = fallback;
     if (!ob_user_valid(v))
-        return refuse(rd, section, "%s = '%s': 1-64 characters that a SIP URI's user part takes as they are "
+        return refuse(rd, section, view, key, "%s = '%s': 1-64 characters that a SIP URI's user part takes as they are "
                                    "(letters, digits, - _ . ! ~ * ' ( ) & = + $ ,)",
                       key, v ? v : "");
     *out = rd->api->strdup(v);
@@ -96,25 +104,27 @@ static int read_registration(const reader_t *rd, const sw_config_t *cfg, const c
     snprintf(section, sizeof section, "[registration %s]", name);
     const sw_config_t *view = api->param_object(cfg, SW_SCOPE_REGISTRATION, name);
     if (!view)
-        return refuse(rd, section, "cannot be read");
+        return refuse(rd, section, NULL, NULL, "cannot be read");
     r->name = api->strdup(name);
     /* the name is what call.account says for the carrier's calls */
     if (strlen(name) > 64 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
                                  strlen(name))
-        return refuse(rd, section, "the name must be 1-64 letters, digits, '-', '_' or '.' (it becomes call.account)");
+        return refuse(rd, section, view, "registrar",
+                      "the name must be 1-64 letters, digits, '-', '_' or '.' (it becomes call.account)");
     if (accounts && reg_accounts_find(accounts, name))
-        return refuse(rd, section, "an [account %s] has the same name: call.account would not tell them apart",
+        return refuse(rd, section, view, "registrar",
+                      "an [account %s] has the same name: call.account would not tell them apart",
                       name);
 
     char host[256], ip[64];
     unsigned port = 0;
     const char *registrar_text = api->param_str(view, "registrar");
-    if (read_address(rd, section, "registrar", registrar_text, 0, host, sizeof host, ip, sizeof ip, &port) != 0)
+    if (read_address(rd, section, view, "registrar", registrar_text, 0, host, sizeof host, ip, sizeof ip, &port) != 0)
         return -1;
     if (api->param_is_set(view, "port")) {
         unsigned key_port = (unsigned)api->param_int(view, "port");
         if (port && port != key_port)
-            return refuse(rd, section, "port = %u contradicts registrar = %s", key_port, registrar_text);
+            return refuse(rd, section, view, "port", "port = %u contradicts registrar = %s", key_port, registrar_text);
         port = key_port;
     }
     if (!port)
@@ -133,7 +143,7 @@ static int read_registration(const reader_t *rd, const sw_config_t *cfg, const c
     if (proxy_text && *proxy_text) {
         char phost[256], pip[64];
         unsigned pport = 0;
-        if (read_address(rd, section, "outbound_proxy", proxy_text, 5060, phost, sizeof phost, pip, sizeof pip,
+        if (read_address(rd, section, view, "outbound_proxy", proxy_text, 5060, phost, sizeof phost, pip, sizeof pip,
                          &pport) != 0)
             return -1;
         r->proxy_ip = api->strdup(pip);
@@ -150,16 +160,16 @@ static int read_registration(const reader_t *rd, const sw_config_t *cfg, const c
     if (!auth_user || !*auth_user)
         auth_user = r->user;
     if (strlen(auth_user) > 128 || strpbrk(auth_user, "\"\\\r\n"))
-        return refuse(rd, section, "auth_user: at most 128 characters, no quotes or backslashes");
+        return refuse(rd, section, view, "auth_user", "auth_user: at most 128 characters, no quotes or backslashes");
     r->auth_user = api->strdup(auth_user);
     const char *password = api->param_str(view, "password");
     if (!password || strlen(password) > 256)
-        return refuse(rd, section, "password: at most 256 characters");
+        return refuse(rd, section, view, "password", "password: at most 256 characters");
     r->password = api->strdup(password);
     r->transport = api->param_int(view, "transport") == 1 ? SW_TRANSPORT_TCP : SW_TRANSPORT_UDP;
     const char *expire = api->param_str(view, "user_agent_expire");
     if (ob_parse_expire(expire, &r->expire_s) != 0)
-        return refuse(rd, section, "user_agent_expire = '%s': Auto or %d-%d seconds", expire ? expire : "",
+        return refuse(rd, section, view, "user_agent_expire", "user_agent_expire = '%s': Auto or %d-%d seconds", expire ? expire : "",
                       OB_EXPIRE_MIN, OB_EXPIRE_MAX);
     r->privacy = (ob_privacy_t)api->param_int(view, "privacy");
     return 0;
@@ -175,11 +185,11 @@ static int read_settings(const reader_t *rd, const sw_config_t *cfg, ob_settings
     uint32_t expire;
     const char *global_expire = api->param_str(cfg, "user_agent_expire");
     if (ob_parse_expire(global_expire, &expire) != 0)
-        return refuse(rd, "[registrar]", "user_agent_expire = '%s': Auto or %d-%d seconds",
+        return refuse(rd, "[registrar]", cfg, "user_agent_expire", "user_agent_expire = '%s': Auto or %d-%d seconds",
                       global_expire ? global_expire : "", OB_EXPIRE_MIN, OB_EXPIRE_MAX);
     if (s->retry_delay_ms < OB_RETRY_DELAY_FLOOR_S * 1000ull) {
         if (!api->param_int(cfg, "allow_short_intervals"))
-            return refuse(rd, "[registrar]",
+            return refuse(rd, "[registrar]", cfg, "user_agent_retry_delay",
                           "user_agent_retry_delay = %s is below %d s (VOS3000 minimum); allow_short_intervals = On "
                           "in [registrar] accepts it, for tests only",
                           api->param_str(cfg, "user_agent_retry_delay"), OB_RETRY_DELAY_FLOOR_S);

@@ -8,6 +8,7 @@
  * doc/modules/registrar.md describes it for operators.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,8 +281,8 @@ static int read_settings(sw_module_t *self, const sw_config_t *cfg, registrar_se
     s->authenticate_invites = (int)api->param_int(cfg, "authenticate_invites");
     const char *realm = api->param_str(cfg, "realm");
     if (!realm || !*realm || strlen(realm) >= sizeof s->realm || strpbrk(realm, "\"\\\r\n")) {
-        api->set_error(self, "realm must be 1-%zu characters without quotes or backslashes", sizeof s->realm - 1);
-        return -1;
+        return registrar_cfg_error(self, cfg, "realm", "[registrar] realm must be 1-%zu characters without quotes "
+                                   "or backslashes", sizeof s->realm - 1);
     }
     snprintf(s->realm, sizeof s->realm, "%s", realm);
     size_t n = api->param_list_len(cfg, "auth_algorithms");
@@ -289,8 +290,8 @@ static int read_settings(sw_module_t *self, const sw_config_t *cfg, registrar_se
         reg_digest_alg_t alg;
         const char *name = api->param_list_str(cfg, "auth_algorithms", i);
         if (reg_digest_alg_parse(name, &alg) != 0) {
-            api->set_error(self, "auth_algorithms: '%s' is not MD5 or SHA-256", name);
-            return -1;
+            return registrar_cfg_error(self, cfg, "auth_algorithms",
+                                       "[registrar] auth_algorithms: '%s' is not MD5 or SHA-256", name);
         }
         int dup = 0;
         for (size_t k = 0; k < s->n_algs; k++)
@@ -299,10 +300,27 @@ static int read_settings(sw_module_t *self, const sw_config_t *cfg, registrar_se
             s->algs[s->n_algs++] = alg;
     }
     if (s->n_algs == 0) {
-        api->set_error(self, "auth_algorithms is empty: offer MD5, SHA-256 or both");
-        return -1;
+        return registrar_cfg_error(self, cfg, "auth_algorithms",
+                                   "[registrar] auth_algorithms is empty: offer MD5, SHA-256 or both");
     }
     return 0;
+}
+
+int registrar_cfg_error(sw_module_t *self, const sw_config_t *view, const char *key, const char *fmt, ...)
+{
+    const sw_api_t *api = registrar.api;
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    const char *file = api->config_file(view);
+    int line = key ? api->param_line(view, key) : 0;
+    if (line > 0)
+        api->set_error(self, "%s:%d: %s", file ? file : "cfg", line, why);
+    else
+        api->set_error(self, "%s: %s", file ? file : "cfg", why);
+    return -1;
 }
 
 static char *resolve_path(const sw_config_t *cfg, const char *path)
@@ -342,8 +360,8 @@ static reg_accounts_t *read_accounts(sw_module_t *self, const sw_config_t *cfg, 
         for (size_t k = 0, m = api->param_list_len(view, "allowed_ips"); k < m; k++) {
             const char *entry = api->param_list_str(view, "allowed_ips", k);
             if (reg_account_allow(acc, entry) != 0) {
-                api->set_error(self, "[account %s] allowed_ips: '%s' is not an IP address or CIDR block", name,
-                               entry);
+                registrar_cfg_error(self, view, "allowed_ips",
+                                    "[account %s] allowed_ips: '%s' is not an IP address or CIDR block", name, entry);
                 reg_accounts_free(accounts);
                 return NULL;
             }
@@ -550,7 +568,7 @@ static int registrar_init(sw_module_t *self, const sw_api_t *a, const sw_config_
     memset(&registrar, 0, sizeof registrar);
     registrar.api = a;
     registrar.self = self;
-    if (a->size < offsetof(sw_api_t, block_provider) + sizeof a->block_provider) {
+    if (a->size < offsetof(sw_api_t, param_line) + sizeof a->param_line) {
         a->set_error(self, "this sipswitch has module ABI %u.%u; registrar needs 1.1 with binding_event, http_route "
                            "and block_address",
                      a->abi_major, a->abi_minor);

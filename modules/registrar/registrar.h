@@ -97,6 +97,10 @@ void registrar_suspend_key(const char *user, const char *ip, char *out, size_t l
 
 /* The blocks as cfg and the management API see them (blocks.c). Check
  * the suspend times (-1, error set) before configuring the lists with them. */
+/* set_error for a bad cfg value: "file:line: reason", the line where `key`
+ * was written in `view` ("file: reason" when it was not written). -1. */
+int registrar_cfg_error(sw_module_t *self, const sw_config_t *view, const char *key, const char *fmt, ...)
+    SW_PRINTF(4, 5);
 int registrar_blocks_check(sw_module_t *self, const sw_config_t *cfg);
 void registrar_blocks_configure(const sw_config_t *cfg);
 /* Lists the suspensions in GET /api/v1/blocked (block_provider). 0, or -1. */

@@ -80,6 +80,7 @@ static int frozen_init(sw_module_t *self, const sw_api_t *a, const sw_config_t *
     EXPECT(api->block_address(self, "192.0.2.1", 1000, "probe") == -1, "block_address (no table)");
     EXPECT(api->unblock_address(self, "192.0.2.1") == 0, "unblock_address");
     EXPECT(api->block_provider(self, NULL, NULL) == -1, "block_provider");
+    EXPECT(api->param_line(cfg, "no_such_param") == 0, "param_line");
     api->log(self, SW_LOG_INFO, NULL, "ABI 1.1 probe: all entries answered");
     return 0;
 }

@@ -34,6 +34,21 @@ function on_invite(call)
                                         tostring(d.gateway), math.type(d.expires) or "nil"}, " "))
 end
 LUA
+# bad values: --check names file:line (the line the key is on) and the reason
+bad_value() { # DESCRIPTION KEY EXPECTED_REASON [registrar lines...]
+    local what=$1 key=$2 want=$3 out rc line; shift 3
+    registrar_cfg "$@"
+    line=$(grep -n "^$key = " "$WORK/sipswitch.cfg" | head -n1 | cut -d: -f1)
+    out=$("$SW_BIN" --check -c "$WORK/sipswitch.cfg" --module-path "$top_builddir/modules" 2>&1); rc=$?
+    if [ $rc -eq 1 ] && grep -qF "sipswitch.cfg:$line: $want" <<<"$out"; then pass "$what"; else fail "$what: $out"; fi
+}
+bad_value "a realm with a quote: file:line" realm '[registrar] realm must be' 'realm = a"b'
+bad_value "an unknown digest algorithm: file:line" auth_algorithms \
+    "[registrar] auth_algorithms: 'MD4' is not MD5 or SHA-256" 'auth_algorithms = MD4'
+bad_value "allowed_ips that is not an address: file:line" allowed_ips \
+    "[account 2001] allowed_ips: 'nowhere' is not an IP address or CIDR block" \
+    '[account 2001]' 'password = p' 'allowed_ips = nowhere'
+
 registrar_cfg
 start_switch || exit 1
 

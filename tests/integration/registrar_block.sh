@@ -37,7 +37,7 @@ printf 'function on_invite(call) return call:reject(480, "authenticated as " .. 
 # suspend times below 60 s need the opt-in
 out=$("$SW_BIN" --check -c "$WORK/sipswitch.cfg" --module-path "$top_builddir/modules" 2>&1); rc=$?
 check "suspend times below 60 s are refused without allow_short_intervals ($out)" \
-    all_of [ $rc -ne 0 ] :: grep -q "auth_failed_suspend = $SUSPEND is below 60 s.*allow_short_intervals = On" <<<"$out"
+    all_of [ $rc -ne 0 ] :: grep -qE "sipswitch.cfg:[0-9]+: \[registrar\] auth_failed_suspend = $SUSPEND is below 60 s.*allow_short_intervals = On" <<<"$out"
 sed -i 's/^\[registrar\]$/[registrar]\nallow_short_intervals = On/' "$WORK/sipswitch.cfg"
 start_switch || exit 1
 check "allow_short_intervals: warned in the log" grep -q "allow_short_intervals: accepting suspend times below 60 s" \

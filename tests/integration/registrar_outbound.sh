@@ -9,7 +9,7 @@
 # that drops the registration sends Expires: 0. Meanwhile an INVITE from
 # the carrier for the registered contact is a call from the registration
 # (call.account, no challenge, no [mapping]), and one for another user gets
-# 403. Bad [registration] values stop --check naming file, section and key.
+# 403. Bad [registration] values stop --check naming file:line, section and key.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/calls_lib.sh"
 TRACE="${PYTHON3:-python3} $top_srcdir/tests/integration/registrar_outbound_trace.py"
@@ -38,34 +38,41 @@ function on_invite(call)
 end
 LUA
 
-# ---- bad values: --check names the file, the section and the key --------------------------------
-check_bad() { # DESCRIPTION EXPECTED_REGEX [registration lines...]
-    local what=$1 want=$2 out rc; shift 2
+# ---- bad values: --check names the file:line, the section and the key ---------------------------
+# check_bad DESCRIPTION EXPECTED_REGEX [registration lines...]; "@KEY@" in the
+# regex stands for the line number where "KEY =" was written
+check_bad() {
+    local what=$1 want=$2 out rc key n; shift 2
     write_cfg "load = registrar"
     printf '[registrar]\ndb =\n[account 1001]\npassword = x\n[registration %s]\n' "${NAME:-c1}" >>"$WORK/sipswitch.cfg"
     for l in "$@"; do echo "$l" >>"$WORK/sipswitch.cfg"; done
+    while [[ $want =~ @([a-zA-Z_]+)@ ]]; do
+        key=${BASH_REMATCH[1]}
+        n=$(grep -n "^$key =" "$WORK/sipswitch.cfg" | tail -n1 | cut -d: -f1)
+        want=${want//@$key@/$n}
+    done
     out=$("$SW_BIN" --check -c "$WORK/sipswitch.cfg" --module-path "$top_builddir/modules" 2>&1); rc=$?
     if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -qE "$want"; then pass "$what"; else fail "$what: exit $rc: $out"; fi
 }
 check_bad "a registrar that does not resolve is refused" \
-    "sipswitch.cfg: \[registration c1\] registrar = 'nosuchhost.invalid': 'nosuchhost.invalid' does not resolve" \
+    "sipswitch.cfg:@registrar@: \[registration c1\] registrar = 'nosuchhost.invalid': 'nosuchhost.invalid' does not resolve" \
     "registrar = nosuchhost.invalid" "user = 1" "password = p"
-check_bad "a registrar with a bad port is refused" "\[registration c1\] registrar = '127.0.0.3:0'" \
+check_bad "a registrar with a bad port is refused" "sipswitch.cfg:@registrar@: \[registration c1\] registrar = '127.0.0.3:0'" \
     "registrar = 127.0.0.3:0" "user = 1" "password = p"
 check_bad "SS_SIP_USER_AGENT_EXPIRE out of 20-7200 is refused" \
-    "\[registration c1\] user_agent_expire = '10': Auto or 20-7200" \
+    "sipswitch.cfg:@SS_SIP_USER_AGENT_EXPIRE@: \[registration c1\] user_agent_expire = '10': Auto or 20-7200" \
     "registrar = 127.0.0.3" "user = 1" "password = p" "SS_SIP_USER_AGENT_EXPIRE = 10"
-check_bad "a user that cannot stand in a URI is refused" "\[registration c1\] user = 'a b'" \
+check_bad "a user that cannot stand in a URI is refused" "sipswitch.cfg:@user@: \[registration c1\] user = 'a b'" \
     "registrar = 127.0.0.3" "user = a b" "password = p"
 check_bad "a missing password is refused with its line" "sipswitch.cfg:[0-9]+: .*password" \
     "registrar = 127.0.0.3" "user = 1"
 NAME=1001 check_bad "a registration named like an account is refused" \
-    "\[registration 1001\] an \[account 1001\] has the same name" "registrar = 127.0.0.3" "user = 1" "password = p"
+    "sipswitch.cfg:@registrar@: \[registration 1001\] an \[account 1001\] has the same name" "registrar = 127.0.0.3" "user = 1" "password = p"
 write_cfg "load = registrar"
 printf '[registrar]\ndb =\nSS_SIP_USER_AGENT_RETRY_DELAY = 2\n' >>"$WORK/sipswitch.cfg"
 out=$("$SW_BIN" --check -c "$WORK/sipswitch.cfg" --module-path "$top_builddir/modules" 2>&1)
 check "a retry delay below 30 s needs allow_short_intervals" \
-    grep -q "user_agent_retry_delay = 2 is below 30 s (VOS3000 minimum); allow_short_intervals = On" <<<"$out"
+    grep -qE "sipswitch.cfg:[0-9]+: \[registrar\] user_agent_retry_delay = 2 is below 30 s \(VOS3000 minimum\); allow_short_intervals = On" <<<"$out"
 
 # ---- the registration ---------------------------------------------------------------------------
 (cd "$WORK" && exec timeout 50 "$SIPP" -sf "$SC/registrar_outbound_carrier.xml" -i 127.0.0.3 -p "$CARRIER_PORT" \

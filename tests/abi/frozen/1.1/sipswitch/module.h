@@ -686,6 +686,11 @@ typedef struct sw_api {
      * DELETE /api/v1/blocked/<key> lift them: both callbacks run on the
      * signaling thread. Call it in init or start, once. 0, or -1. */
     int (*block_provider)(sw_module_t *self, sw_block_list_fn list, sw_block_clear_fn clear);
+    /* The line of cfg_file(cfg) where `name` was written in that view (a
+     * module's section or an object's, from param_object), 0 when it was
+     * not written (a default). For the errors a module finds itself in a
+     * value: "file:line: reason", as the core's own. */
+    int (*param_line)(const sw_config_t *cfg, const char *name);
 } sw_api_t;
 
 #ifdef __cplusplus
