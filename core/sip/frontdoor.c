@@ -7,8 +7,9 @@
  * Every answer to a request that parsed goes through its server transaction,
  * so a retransmitted request gets the same answer again and a final answer
  * to an INVITE over UDP is retransmitted until its ACK; only the 400s for
- * bytes that do not parse (and 513 for oversize datagrams) and the 503s of
- * overload shedding are stateless. */
+ * bytes that do not parse (and 513 for oversize datagrams), the 503s of
+ * overload shedding and the digest challenges (401/407) to requests other
+ * than INVITE are stateless. */
 #include "config.h"
 
 #include "sip/frontdoor.h"
@@ -61,17 +62,33 @@ static int send_to_origin(const sw_msg_origin_t *origin, const struct sockaddr_s
 
 /* A stateless UAS must give retransmissions of a request the same To tag
  * (RFC 3261 8.2.7), so the tag is a hash of what identifies the request. */
-static void stateless_to_tag(const sw_msg_t *req, char *tag, size_t n)
+static void stateless_to_tag(const sw_msg_t *req, char tag[static 19])
 {
     uint64_t h = 1469598103934665603ULL;
-    const char *parts[] = {sw_msg_call_id(req), sw_msg_header(req, "From", 0), sw_msg_top_via_branch(req),
-                           sw_msg_header(req, "CSeq", 0)};
+    const char *parts[] = {sw_msg_call_id(req), sw_msg_header_by_id(req, SW_HDR_FROM, 0), sw_msg_top_via_branch(req),
+                           sw_msg_header_by_id(req, SW_HDR_CSEQ, 0)};
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
         for (const char *p = parts[i]; p && *p; p++) {
             h ^= (unsigned char)*p;
             h *= 1099511628211ULL;
         }
-    snprintf(tag, n, "sw%016llx", (unsigned long long)h);
+    static const char hex[] = "0123456789abcdef";
+    tag[0] = 's';
+    tag[1] = 'w';
+    for (int i = 0; i < 16; i++)
+        tag[2 + i] = hex[(h >> (60 - 4 * i)) & 0xf];
+    tag[18] = '\0';
+}
+
+/* A challenge to a non-INVITE request is answered statelessly (RFC 3261
+ * 8.2.7): its transaction ends when it is sent, rather than holding the
+ * answer for 32 s in case the request is retransmitted; a retransmission
+ * is challenged again, with the same To tag. Half the transactions of a
+ * registration, and of the memory a registration storm holds. An INVITE's
+ * challenge needs its ACK, so it keeps its transaction. */
+static bool answer_statelessly(const sw_msg_t *req, int code)
+{
+    return (code == 401 || code == 407) && strcmp(sw_msg_method(req), "INVITE") != 0;
 }
 
 int sw_frontdoor_reply(sw_msg_t *req, int code, const char *reason, const char *extra_headers)
@@ -80,18 +97,30 @@ int sw_frontdoor_reply(sw_msg_t *req, int code, const char *reason, const char *
         return -1;
     if (strcmp(sw_msg_method(req), "ACK") == 0)
         return -1; /* ACK is never answered */
+    if (req->replied)
+        return -1; /* its final answer went out already */
     if (req == current_req && current_tx) {
+        char tag[19];
         sw_tx_reply_t r = {.code = code, .reason = reason, .extra_headers = extra_headers};
+        if (answer_statelessly(req, code) && sw_tx_server_pending(current_tx)) {
+            stateless_to_tag(req, tag);
+            r.to_tag = tag;
+            r.stateless = true;
+        }
         int rc = sw_tx_server_respond(current_tx, &r);
-        if (rc == 0 && code >= 200)
+        if (r.stateless) {
+            current_tx = NULL; /* freed: the request is answered either way */
             req->replied = true;
+        } else if (rc == 0 && code >= 200) {
+            req->replied = true;
+        }
         sw_debug("sent %d to %s for %s (call-id %s)", code, req->origin.src_text, sw_msg_method(req),
                  sw_msg_call_id(req) ? sw_msg_call_id(req) : "-");
         return rc;
     }
     /* a request outside the front door's handling (no transaction) */
-    char tag[40];
-    stateless_to_tag(req, tag, sizeof tag);
+    char tag[19];
+    stateless_to_tag(req, tag);
     size_t len = 0;
     char *buf = sw_sip_build_reply(req, code, reason ? reason : sw_sip_reason_phrase(code), tag, extra_headers, &len);
     if (!buf)
@@ -192,10 +221,10 @@ static void answer_request(sw_msg_t *m, sw_tx_t *cancelled_invite)
  * vector), so such a request is dropped. */
 static bool answerable(const sw_msg_t *m)
 {
-    static const char *const needed[] = {"Via", "From", "To", "Call-ID", "CSeq"};
+    static const sw_hdr_id_t needed[] = {SW_HDR_VIA, SW_HDR_FROM, SW_HDR_TO, SW_HDR_CALL_ID, SW_HDR_CSEQ};
     for (size_t i = 0; i < sizeof needed / sizeof needed[0]; i++) {
         /* a blank value cannot be echoed into an answer anyone could parse */
-        const char *v = sw_msg_header(m, needed[i], 0);
+        const char *v = sw_msg_header_by_id(m, needed[i], 0);
         if (!v || v[strspn(v, " \t")] == '\0')
             return false;
     }
@@ -234,8 +263,9 @@ static void handle_request_for(sw_msg_t *m, sw_tx_t *tx, sw_tx_t *cancelled_invi
                 return;
             if (r == SW_HOOK_DROP) {
                 count_drop(SW_DROP_BY_MODULE);
-                /* retransmissions are absorbed silently, not offered again */
-                sw_tx_server_discard(tx);
+                /* retransmissions are absorbed silently, not offered again
+                 * (current_tx: a stateless answer may have ended tx) */
+                sw_tx_server_discard(current_tx);
                 return;
             }
         }

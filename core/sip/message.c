@@ -237,15 +237,6 @@ static bool hdr_matches(const sw_msg_hdr_t *h, const hdr_key_t *key)
     return key->id != SW_HDR_OTHER || (h->name_len == key->len && strncasecmp(h->name, key->name, key->len) == 0);
 }
 
-/* The first field with that id (a known one), or NULL. */
-static const sw_msg_hdr_t *first_with_id(const sw_msg_t *m, sw_hdr_id_t id)
-{
-    for (size_t k = 0; k < m->hdr_count; k++)
-        if (m->hdrs[k].id == id)
-            return &m->hdrs[k];
-    return NULL;
-}
-
 /* The field libosip2 holds for a single-valued header: the first; for a
  * built message the first with a value (see render_for_osip). */
 static const sw_msg_hdr_t *osip_single_field(const sw_msg_t *m, sw_hdr_id_t id)
@@ -1016,7 +1007,7 @@ const char *sw_msg_call_id(const sw_msg_t *m)
 {
     if (m == NULL)
         return NULL;
-    const sw_msg_hdr_t *h = first_with_id(m, SW_HDR_CALL_ID);
+    const sw_msg_hdr_t *h = sw_msg_header_field(m, SW_HDR_CALL_ID, 0);
     return h != NULL ? h->value : NULL;
 }
 
@@ -1099,6 +1090,22 @@ const char *sw_msg_header(const sw_msg_t *m, const char *name, size_t i)
             return m->hdrs[k].value;
     }
     return NULL;
+}
+
+const sw_msg_hdr_t *sw_msg_header_field(const sw_msg_t *m, sw_hdr_id_t id, size_t i)
+{
+    if (m == NULL || id == SW_HDR_OTHER)
+        return NULL;
+    for (size_t k = 0; k < m->hdr_count; k++)
+        if (m->hdrs[k].id == id && i-- == 0)
+            return &m->hdrs[k];
+    return NULL;
+}
+
+const char *sw_msg_header_by_id(const sw_msg_t *m, sw_hdr_id_t id, size_t i)
+{
+    const sw_msg_hdr_t *h = sw_msg_header_field(m, id, i);
+    return h ? h->value : NULL;
 }
 
 size_t sw_msg_header_count(const sw_msg_t *m, const char *name)

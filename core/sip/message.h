@@ -193,6 +193,10 @@ const char *sw_msg_top_via_branch(const sw_msg_t *m); /* NULL if none */
  * message carries, including the ones libosip2 parses into fields. */
 const char *sw_msg_header(const sw_msg_t *m, const char *name, size_t i);
 size_t sw_msg_header_count(const sw_msg_t *m, const char *name);
+/* The same by id, for the core's hot paths: the i-th field whose id is `id`
+ * (a known header, not SW_HDR_OTHER), without working out a name's id. */
+const sw_msg_hdr_t *sw_msg_header_field(const sw_msg_t *m, sw_hdr_id_t id, size_t i);
+const char *sw_msg_header_by_id(const sw_msg_t *m, sw_hdr_id_t id, size_t i);
 /* One entry per header field line as received (a comma list inside one line
  * is one entry). Appends a header at the end: 0, or -1 when the name is not
  * a token, the value holds CR or LF, the message already has

@@ -13,10 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "random.h"
 #include "sipswitch/version.h"
+#include "strbuf.h"
 
 /* ---- growing output buffer -------------------------------------------------- */
 
@@ -258,6 +259,9 @@ static bool host_is_source(const char *host, size_t host_len, const char *src_ip
     char text[64];
     if (host_len >= 2 && host[0] == '[' && host[host_len - 1] == ']')
         host++, host_len -= 2;
+    size_t src_len = strlen(src_ip);
+    if (host_len == src_len && strncasecmp(host, src_ip, host_len) == 0)
+        return true; /* the usual case, without converting either */
     if (host_len >= sizeof text)
         return false;
     memcpy(text, host, host_len);
@@ -270,138 +274,162 @@ static bool host_is_source(const char *host, size_t host_len, const char *src_ip
     return strcasecmp(text, src_ip) == 0;
 }
 
-/* Writes the top Via value with received= (RFC 3261 18.2.1) and rport=
- * (RFC 3581 4) filled in from where the request came from. */
-static void add_top_via(strbuf_t *b, const sw_msg_hdr_t *h, const sw_msg_origin_t *origin)
+/* The top Via value with received= (RFC 3261 18.2.1) and rport= (RFC 3581
+ * 4) filled in from where the request came from: at most two edits of the
+ * value, in the order they occur in it. */
+typedef struct via_edit {
+    size_t start, end;          /* the part of the value replaced (start == end: an insertion) */
+    const char *text;
+    size_t text_len;
+} via_edit_t;
+
+typedef struct top_via {
+    const sw_msg_hdr_t *h;
+    via_edit_t edits[2];
+    size_t n_edits;
+    size_t len;                 /* the edited value's length */
+    char rport_text[8];         /* "=" and the port */
+    char received_text[72];     /* ";received=" (unless the param is there) and the address */
+} top_via_t;
+
+static void top_via_prepare(top_via_t *tv, const sw_msg_hdr_t *h, const sw_msg_origin_t *origin)
 {
+    tv->h = h;
+    tv->n_edits = 0;
+    tv->len = h->value_len;
     via_parm_t via;
-    const char *v = h->value;
-    if (origin->src_ip[0] == '\0' || !parse_via_parm(v, h->value_len, &via)) {
-        sb_add(b, v, h->value_len); /* nothing we can add: copy it as it is */
-        return;
-    }
+    if (origin->src_ip[0] == '\0' || !parse_via_parm(h->value, h->value_len, &via))
+        return; /* nothing we can add: copied as it is */
     bool fill_rport = via.rport_fill != 0 && origin->src_port != 0;
     /* With rport, received is added even when it equals sent-by (RFC 3581). */
     bool set_received = fill_rport || !host_is_source(via.host, via.host_len, origin->src_ip);
-
-    char rport_text[16], received_text[80];
-    snprintf(rport_text, sizeof rport_text, "=%u", (unsigned)origin->src_port);
-    /* received takes an IPv6 address without brackets (RFC 3261 25.1). */
-    snprintf(received_text, sizeof received_text, "%s%s", via.received ? "" : ";received=",
-             origin->src_ip);
-
-    /* At most two edits, applied in the order they occur in the value. */
-    struct edit {
-        size_t start, end;
-        const char *text;
-    } edits[2];
-    size_t count = 0;
+    via_edit_t rport = {via.rport_fill, via.rport_fill, tv->rport_text, 0};
+    if (fill_rport) {
+        tv->rport_text[0] = '=';
+        rport.text_len = 1 + sw_decimal(tv->rport_text + 1, origin->src_port);
+    }
+    via_edit_t received = {0, 0, tv->received_text, 0};
+    if (set_received) {
+        /* received takes an IPv6 address without brackets (RFC 3261 25.1). */
+        static const char param[] = ";received=";
+        size_t ip_len = strnlen(origin->src_ip, sizeof origin->src_ip);
+        size_t at = 0;
+        if (!via.received) {
+            memcpy(tv->received_text, param, sizeof param - 1);
+            at = sizeof param - 1;
+        }
+        memcpy(tv->received_text + at, origin->src_ip, ip_len);
+        received.text_len = at + ip_len;
+        received.start = via.received ? via.received_start : via.params_end;
+        received.end = via.received ? via.received_end : via.params_end;
+    }
     if (fill_rport)
-        edits[count++] = (struct edit){via.rport_fill, via.rport_fill, rport_text};
-    if (set_received && via.received)
-        edits[count++] = (struct edit){via.received_start, via.received_end, received_text};
-    else if (set_received)
-        edits[count++] = (struct edit){via.params_end, via.params_end, received_text};
-    if (count == 2 && edits[1].start < edits[0].start) {
-        struct edit first = edits[1];
-        edits[1] = edits[0];
-        edits[0] = first;
+        tv->edits[tv->n_edits++] = rport;
+    if (set_received)
+        tv->edits[tv->n_edits++] = received;
+    if (tv->n_edits == 2 && tv->edits[1].start < tv->edits[0].start) {
+        via_edit_t first = tv->edits[1];
+        tv->edits[1] = tv->edits[0];
+        tv->edits[0] = first;
     }
+    for (size_t i = 0; i < tv->n_edits; i++)
+        tv->len += tv->edits[i].text_len - (tv->edits[i].end - tv->edits[i].start);
+}
+
+static char *put(char *out, const char *s, size_t n)
+{
+    memcpy(out, s, n);
+    return out + n;
+}
+
+static char *put_top_via(char *out, const top_via_t *tv)
+{
+    const char *v = tv->h->value;
     size_t at = 0;
-    for (size_t i = 0; i < count; i++) {
-        sb_add(b, v + at, edits[i].start - at);
-        sb_str(b, edits[i].text);
-        at = edits[i].end;
+    for (size_t i = 0; i < tv->n_edits; i++) {
+        out = put(out, v + at, tv->edits[i].start - at);
+        out = put(out, tv->edits[i].text, tv->edits[i].text_len);
+        at = tv->edits[i].end;
     }
-    sb_add(b, v + at, h->value_len - at);
+    return put(out, v + at, tv->h->value_len - at);
 }
 
 /* ---- responses to parsed requests ------------------------------------------ */
 
-static void random_tag(char *out, size_t size)
-{
-    unsigned char bytes[8];
-    if (getrandom(bytes, sizeof bytes, GRND_NONBLOCK) != (ssize_t)sizeof bytes) {
-        /* No entropy yet (early boot): a tag only has to be unique, not
-         * secret, so time and a counter will do. */
-        static unsigned counter;
-        uint64_t x = (uint64_t)time(NULL) * 6364136223846793005u + ++counter;
-        memcpy(bytes, &x, sizeof bytes);
-    }
-    for (size_t i = 0; i < sizeof bytes && 2 * i + 2 < size; i++)
-        snprintf(out + 2 * i, 3, "%02x", bytes[i]);
-}
+static const char server_line[] = "Server: sipswitch/" SIPSWITCH_VERSION "\r\n";
 
-static void add_header(strbuf_t *b, const char *name, const sw_msg_hdr_t *h)
-{
-    sb_str(b, name);
-    sb_add(b, ": ", 2);
-    sb_add(b, h->value, h->value_len);
-}
+/* What the base copies besides the Vias: the first of each (sanity refuses
+ * requests with several), in this order. */
+static const struct {
+    sw_hdr_id_t id;
+    const char *prefix;
+    size_t prefix_len;
+} copied_headers[] = {
+    {SW_HDR_FROM, "From: ", 6}, {SW_HDR_TO, "To: ", 4}, {SW_HDR_CALL_ID, "Call-ID: ", 9}, {SW_HDR_CSEQ, "CSeq: ", 6}};
+#define N_COPIED (sizeof copied_headers / sizeof copied_headers[0])
 
-static void add_status_line(strbuf_t *b, int code, const char *reason)
-{
-    /* A reason phrase may not break the status line. */
-    if (reason == NULL || strpbrk(reason, "\r\n") != NULL)
-        reason = sw_sip_reason_phrase(code);
-    char line[32];
-    snprintf(line, sizeof line, "SIP/2.0 %d ", code);
-    sb_str(b, line);
-    sb_str(b, reason);
-    sb_add(b, "\r\n", 2);
-}
-
-static void add_trailer(strbuf_t *b, const char *extra_headers)
-{
-    sb_str(b, "Server: sipswitch/" SIPSWITCH_VERSION "\r\n");
-    if (extra_headers != NULL && extra_headers[0] != '\0') {
-        sb_str(b, extra_headers);
-        if (extra_headers[strlen(extra_headers) - 1] != '\n')
-            sb_add(b, "\r\n", 2);
-    }
-    sb_str(b, "Content-Length: 0\r\n\r\n");
-}
-
+/* One pass over the fields by id, the exact size worked out first, one
+ * allocation: this runs for every request a transaction answers. */
 int sw_sip_reply_base_init(const sw_msg_t *req, sw_sip_reply_base_t *base)
 {
     memset(base, 0, sizeof *base);
     if (req == NULL || !sw_msg_is_request(req))
         return -1;
-    strbuf_t b = {0};
-    bool top = true;
+    const sw_msg_hdr_t *first[N_COPIED] = {0};
+    top_via_t top;
+    bool have_top = false;
+    size_t size = 1; /* the NUL */
     for (size_t i = 0; i < req->hdr_count; i++) {
         const sw_msg_hdr_t *h = &req->hdrs[i];
-        if (!sw_msg_header_name_is(h->name, strlen(h->name), "Via"))
+        if (h->id == SW_HDR_VIA) {
+            if (!have_top) {
+                top_via_prepare(&top, h, &req->origin);
+                have_top = true;
+                size += 7 + top.len;
+            } else {
+                size += 7 + h->value_len;
+            }
             continue;
-        sb_add(&b, "Via: ", 5);
-        if (top)
-            add_top_via(&b, h, &req->origin);
-        else
-            sb_add(&b, h->value, h->value_len);
-        sb_add(&b, "\r\n", 2);
-        top = false;
-    }
-    /* The first of each: sanity refuses requests with several. */
-    static const char *const copied[] = {"From", "To", "Call-ID", "CSeq"};
-    for (size_t c = 0; c < sizeof copied / sizeof copied[0]; c++) {
-        const sw_msg_hdr_t *h = NULL;
-        for (size_t i = 0; i < req->hdr_count && h == NULL; i++)
-            if (sw_msg_header_name_is(req->hdrs[i].name, strlen(req->hdrs[i].name), copied[c]))
-                h = &req->hdrs[i];
-        if (h == NULL)
-            continue; /* insuf: answer with what there is */
-        add_header(&b, copied[c], h);
-        if (strcmp(copied[c], "To") == 0) {
-            base->has_to = true;
-            base->to_end = b.len;
         }
-        sb_add(&b, "\r\n", 2);
+        for (size_t c = 0; c < N_COPIED; c++)
+            if (h->id == copied_headers[c].id && first[c] == NULL) {
+                first[c] = h;
+                size += copied_headers[c].prefix_len + h->value_len + 2;
+            }
     }
+    char *text = malloc(size);
+    if (text == NULL)
+        return -1;
+    char *out = text;
+    bool top_done = false;
+    for (size_t i = 0; i < req->hdr_count; i++) {
+        const sw_msg_hdr_t *h = &req->hdrs[i];
+        if (h->id != SW_HDR_VIA)
+            continue;
+        out = put(out, "Via: ", 5);
+        if (!top_done)
+            out = put_top_via(out, &top);
+        else
+            out = put(out, h->value, h->value_len);
+        out = put(out, "\r\n", 2);
+        top_done = true;
+    }
+    for (size_t c = 0; c < N_COPIED; c++) {
+        if (first[c] == NULL)
+            continue; /* insuf: answer with what there is */
+        out = put(out, copied_headers[c].prefix, copied_headers[c].prefix_len);
+        out = put(out, first[c]->value, first[c]->value_len);
+        if (copied_headers[c].id == SW_HDR_TO) {
+            base->has_to = true;
+            base->to_end = (size_t)(out - text);
+        }
+        out = put(out, "\r\n", 2);
+    }
+    *out = '\0';
     base->to_has_tag = sw_msg_to_tag(req) != NULL;
-    if (b.data == NULL && !b.failed)
-        sb_add(&b, "", 0); /* no header at all: an empty base, still usable */
-    base->text = sb_finish(&b, &base->len);
-    return base->text != NULL ? 0 : -1;
+    base->text = text;
+    base->len = (size_t)(out - text);
+    return 0;
 }
 
 void sw_sip_reply_base_free(sw_sip_reply_base_t *base)
@@ -420,43 +448,66 @@ char *sw_sip_reply_from_base(const sw_sip_reply_base_t *base, int code, const ch
         return NULL;
     if (body == NULL)
         body_len = 0;
-    strbuf_t b = {0};
-    add_status_line(&b, code, reason);
-    if (base->has_to && code > 100 && !base->to_has_tag) {
-        char generated[20] = "";
-        if (to_tag == NULL || to_tag[0] == '\0') {
-            random_tag(generated, sizeof generated);
-            to_tag = generated;
-        }
-        sb_add(&b, base->text, base->to_end);
-        sb_str(&b, ";tag=");
-        sb_str(&b, to_tag);
-        sb_add(&b, base->text + base->to_end, base->len - base->to_end);
-    } else {
-        sb_add(&b, base->text, base->len);
+    /* A reason phrase may not break the status line. */
+    if (reason == NULL || strpbrk(reason, "\r\n") != NULL)
+        reason = sw_sip_reason_phrase(code);
+    size_t reason_len = strlen(reason);
+    char generated[20];
+    bool add_tag = base->has_to && code > 100 && !base->to_has_tag;
+    if (add_tag && (to_tag == NULL || to_tag[0] == '\0')) {
+        sw_random_hex(generated, 8);
+        to_tag = generated;
     }
-    if (body_len == 0 && (content_type == NULL || content_type[0] == '\0')) {
-        add_trailer(&b, extra_headers);
-        return sb_finish(&b, len);
-    }
-    sb_str(&b, "Server: sipswitch/" SIPSWITCH_VERSION "\r\n");
-    if (extra_headers != NULL && extra_headers[0] != '\0') {
-        sb_str(&b, extra_headers);
-        if (extra_headers[strlen(extra_headers) - 1] != '\n')
-            sb_add(&b, "\r\n", 2);
-    }
+    size_t tag_len = add_tag ? strlen(to_tag) : 0;
+    size_t extra_len = extra_headers ? strlen(extra_headers) : 0;
+    bool extra_crlf = extra_len > 0 && extra_headers[extra_len - 1] != '\n';
     /* a Content-Type that would break the header line is left out */
-    if (content_type != NULL && content_type[0] != '\0' && strpbrk(content_type, "\r\n") == NULL) {
-        sb_str(&b, "Content-Type: ");
-        sb_str(&b, content_type);
-        sb_add(&b, "\r\n", 2);
+    bool with_type = content_type != NULL && content_type[0] != '\0' && strpbrk(content_type, "\r\n") == NULL;
+    size_t type_len = with_type ? strlen(content_type) : 0;
+    char body_len_text[24];
+    size_t body_len_digits = sw_decimal(body_len_text, body_len);
+
+    size_t size = 8 + 3 + 1 + reason_len + 2 + base->len + (add_tag ? 5 + tag_len : 0) + sizeof server_line - 1 +
+                  extra_len + (extra_crlf ? 2 : 0) + (with_type ? 14 + type_len + 2 : 0) + 16 + body_len_digits + 4 +
+                  body_len + 1;
+    char *text = malloc(size);
+    if (text == NULL)
+        return NULL;
+    char *out = put(text, "SIP/2.0 ", 8);
+    *out++ = (char)('0' + code / 100);
+    *out++ = (char)('0' + code / 10 % 10);
+    *out++ = (char)('0' + code % 10);
+    *out++ = ' ';
+    out = put(out, reason, reason_len);
+    out = put(out, "\r\n", 2);
+    if (add_tag) {
+        out = put(out, base->text, base->to_end);
+        out = put(out, ";tag=", 5);
+        out = put(out, to_tag, tag_len);
+        out = put(out, base->text + base->to_end, base->len - base->to_end);
+    } else {
+        out = put(out, base->text, base->len);
     }
-    char cl[48];
-    snprintf(cl, sizeof cl, "Content-Length: %zu\r\n\r\n", body_len);
-    sb_str(&b, cl);
+    out = put(out, server_line, sizeof server_line - 1);
+    if (extra_len) {
+        out = put(out, extra_headers, extra_len);
+        if (extra_crlf)
+            out = put(out, "\r\n", 2);
+    }
+    if (with_type) {
+        out = put(out, "Content-Type: ", 14);
+        out = put(out, content_type, type_len);
+        out = put(out, "\r\n", 2);
+    }
+    out = put(out, "Content-Length: ", 16);
+    out = put(out, body_len_text, body_len_digits);
+    out = put(out, "\r\n\r\n", 4);
     if (body_len)
-        sb_add(&b, body, body_len);
-    return sb_finish(&b, len);
+        out = put(out, body, body_len);
+    *out = '\0';
+    if (len != NULL)
+        *len = (size_t)(out - text);
+    return text;
 }
 
 char *sw_sip_build_reply_body(const sw_msg_t *req, int code, const char *reason, const char *to_tag,
@@ -480,6 +531,24 @@ char *sw_sip_build_reply(const sw_msg_t *req, int code, const char *reason, cons
 }
 
 /* ---- responses to bytes that did not parse ---------------------------------- */
+
+static void add_status_line(strbuf_t *b, int code, const char *reason)
+{
+    /* A reason phrase may not break the status line. */
+    if (reason == NULL || strpbrk(reason, "\r\n") != NULL)
+        reason = sw_sip_reason_phrase(code);
+    char line[32];
+    snprintf(line, sizeof line, "SIP/2.0 %d ", code);
+    sb_str(b, line);
+    sb_str(b, reason);
+    sb_add(b, "\r\n", 2);
+}
+
+static void add_trailer(strbuf_t *b)
+{
+    sb_add(b, server_line, sizeof server_line - 1);
+    sb_str(b, "Content-Length: 0\r\n\r\n");
+}
 
 /* One physical line of buf: [start, end) without its line end; *next is past
  * the line end (or buflen for an unterminated last line). */
@@ -598,7 +667,7 @@ char *sw_sip_build_reply_raw(const char *buf, size_t buflen, const sw_msg_origin
         free(b.data);
         return NULL;
     }
-    add_trailer(&b, NULL);
+    add_trailer(&b);
     return sb_finish(&b, len);
 }
 

@@ -806,22 +806,25 @@ typedef struct req_info {
     const char *to_tag;             /* NULL when none */
     const char *ruri;
     uint32_t cseq;
+    uint64_t key_hash;              /* server_key_hash(ri, method): its own key */
 } req_info_t;
+
+static uint64_t server_key_hash(const struct req_info *ri, const char *method);
 
 static bool req_info_get(const sw_msg_t *m, req_info_t *ri)
 {
     memset(ri, 0, sizeof *ri);
-    const char *via = sw_msg_header(m, "Via", 0);
-    const char *from = sw_msg_header(m, "From", 0);
-    const char *cseq = sw_msg_header(m, "CSeq", 0);
+    const sw_msg_hdr_t *via = sw_msg_header_field(m, SW_HDR_VIA, 0);
+    const sw_msg_hdr_t *from = sw_msg_header_field(m, SW_HDR_FROM, 0);
+    const sw_msg_hdr_t *cseq = sw_msg_header_field(m, SW_HDR_CSEQ, 0);
     ri->method = sw_msg_method(m);
     ri->call_id = sw_msg_call_id(m);
     ri->ruri = sw_msg_ruri(m);
-    if (!via || !from || !cseq || !ri->call_id || !ri->method || !ri->ruri || !sw_msg_header(m, "To", 0))
+    if (!via || !from || !cseq || !ri->call_id || !ri->method || !ri->ruri || !sw_msg_header_field(m, SW_HDR_TO, 0))
         return false;
-    ri->top_via = via;
-    ri->top_via_len = first_via_parm_len(via, strlen(via));
-    ri->sent_by = via_sent_by(via, ri->top_via_len, &ri->sent_by_len);
+    ri->top_via = via->value;
+    ri->top_via_len = first_via_parm_len(via->value, via->value_len);
+    ri->sent_by = via_sent_by(via->value, ri->top_via_len, &ri->sent_by_len);
     if (!ri->sent_by) {
         ri->sent_by = "";
         ri->sent_by_len = 0;
@@ -830,9 +833,10 @@ static bool req_info_get(const sw_msg_t *m, req_info_t *ri)
     ri->rfc2543 = !branch || strncmp(branch, MAGIC_COOKIE, MAGIC_COOKIE_LEN) != 0 ||
                   branch[MAGIC_COOKIE_LEN] == '\0';
     ri->branch = ri->rfc2543 ? NULL : branch;
-    ri->from_tag = header_param(from, "tag", &ri->from_tag_len);
+    ri->from_tag = header_param(from->value, "tag", &ri->from_tag_len);
     ri->to_tag = sw_msg_to_tag(m);
-    ri->cseq = cseq_number(cseq, strlen(cseq));
+    ri->cseq = cseq_number(cseq->value, cseq->value_len);
+    ri->key_hash = server_key_hash(ri, ri->method);
     return true;
 }
 
@@ -900,7 +904,8 @@ static sw_tx_t *server_find(const req_info_t *ri, const char *method, match_mode
 {
     if (!by_key.size)
         return NULL;
-    uint64_t h = server_key_hash(ri, method);
+    /* its own key was hashed once; an ACK's or a CANCEL's INVITE is another */
+    uint64_t h = method == ri->method ? ri->key_hash : server_key_hash(ri, method);
     for (tx_link_t *l = by_key.buckets[(size_t)h & (by_key.size - 1)]; l; l = l->next)
         if (l->hash == h) {
             sw_tx_t *tx = TX_OF(l, key_link);
@@ -975,7 +980,7 @@ static sw_tx_t *server_create(const sw_msg_t *req, const req_info_t *ri, sw_tx_k
         to_len = sizeof tx->peer.addr;
     memcpy(&tx->peer.addr, &to, to_len);
     tx->peer.addr_len = to_len;
-    if (!index_insert(&by_key, &tx->key_link, server_key_hash(ri, ri->method))) {
+    if (!index_insert(&by_key, &tx->key_link, ri->key_hash)) {
         tx_free(tx);
         return NULL;
     }
@@ -1153,10 +1158,20 @@ int sw_tx_server_respond(sw_tx_t *tx, const sw_tx_reply_t *r)
         return -1;
     if (tx->state != TX_TRYING && tx->state != TX_PROCEEDING)
         return -1;
+    bool forget = r->stateless && r->code >= 200 && tx->kind == SW_TX_SERVER_NON_INVITE;
     const char *tag = r->code > 100 ? server_to_tag(tx, r->to_tag) : NULL;
     size_t len = 0;
     char *buf = sw_sip_reply_from_base(&tx->base, r->code, r->reason, tag, r->extra_headers, r->content_type,
                                        r->body, r->body_len, &len);
+    if (forget) {
+        /* nothing to absorb retransmissions with: they are new requests */
+        int rc = buf ? peer_send(tx, buf, len) : -1;
+        if (rc == 0)
+            sw_metric_inc(&sw_metrics.responses_out[r->code]);
+        free(buf);
+        tx_terminate(tx);
+        return rc;
+    }
     if (!buf)
         return -1;
     tx->trying_due = false;

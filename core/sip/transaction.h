@@ -125,6 +125,14 @@ typedef struct sw_tx_reply {
     const char *content_type;     /* NULL when no body */
     const char *body;
     size_t body_len;
+    /* A final response to a non-INVITE request that keeps no state (RFC
+     * 3261 8.2.7, a stateless UAS: a digest challenge is the usual case):
+     * the transaction ends as soon as it is sent instead of absorbing
+     * retransmissions for timer J, so a retransmitted request is a new one
+     * and gets a new answer. The To tag must then come from the request
+     * (to_tag), so that the new answer carries the same one. Ignored for
+     * INVITE, whose final response must wait for its ACK. */
+    bool stateless;
 } sw_tx_reply_t;
 
 /* Sends a response on a server transaction and moves its state machine.
@@ -137,7 +145,9 @@ typedef struct sw_tx_reply {
  * (timer G on the resend schedule, H to give up); a 2xx moves an INVITE
  * transaction to Accepted (RFC 6026): the 2xx is retransmitted on the resend
  * schedule until the ACK arrives (SW_TX_ACK_2XX) or timer L fires (the TU's
- * on_no_ack is called: the call should send BYE). Returns 0 when sent. */
+ * on_no_ack is called: the call should send BYE). Returns 0 when sent.
+ * With reply->stateless (see there) on a final response to a non-INVITE,
+ * the transaction is freed before this returns, sent or not. */
 int sw_tx_server_respond(sw_tx_t *tx, const sw_tx_reply_t *reply);
 
 /* TU callbacks of a server transaction (all optional). */

@@ -2,16 +2,21 @@
 # The transaction layer seen from the wire: a retransmitted INVITE gets the
 # same final answer (same To tag) from its transaction, the final answer is
 # retransmitted on resend_interval until the ACK, TCP never retransmits,
-# CANCEL without a pending INVITE gets 481, and /metrics shows it all.
+# CANCEL without a pending INVITE gets 481, a REGISTER's challenge keeps no
+# transaction, and /metrics shows it all.
 . "$(dirname "$0")/lib.sh"
 # no [mapping]: every INVITE is refused 403 at once, before it becomes a call
 # (a call gets its 100 Trying first), which is what these cases need
-write_cfg "resend_interval = 0.1, 0.2, 0.4"
+# the registrar, for a REGISTER's challenge (answered statelessly)
+write_cfg "resend_interval = 0.1, 0.2, 0.4" "load = registrar"
+printf '[registrar]\ndb =\n[account alice]\npassword = secret\n' >>"$WORK/sipswitch.cfg"
 start_switch || { fail "start"; finish; }
 export SIP_PORT WORK
 request_msg INVITE >"$WORK/invite.tmpl"
 request_msg OPTIONS >"$WORK/options.tmpl"
 request_msg CANCEL >"$WORK/cancel.tmpl"
+request_msg REGISTER "Contact: <sip:alice@127.0.0.1:5999>" | sed 's/sip:tester@/sip:alice@/; s/sip:switch@/sip:alice@/g' \
+    >"$WORK/register.tmpl"
 
 ${PYTHON3:-python3} - <<'PY' >"$WORK/tx.out" 2>&1
 import os, random, re, socket, time
@@ -78,6 +83,19 @@ u.send(opt); a = collect(u, 0.05)
 u.send(opt); b = collect(u, 0.05)
 result("retransmitted OPTIONS gets the very same 200", len(a) == 1 and a == b and code(a[0]) == 200)
 
+# a REGISTER's challenge keeps no transaction (RFC 3261 8.2.7): the
+# retransmission is challenged again, with the same To tag
+u = udp()
+branch, callid = fresh()
+reg = fill(tmpl("register.tmpl"), u, b"UDP", branch, callid)
+u.send(reg); a = collect(u, 0.05)
+u.send(reg); b = collect(u, 0.05)
+nonce = lambda m: re.search(rb'nonce="([^"]+)"', m).group(1)
+result("REGISTER challenged 401, and again when retransmitted",
+       [code(m) for m in a] == [401] and [code(m) for m in b] == [401])
+result("both challenges carry the same To tag, each its own nonce",
+       a and b and to_tag(a[0]) and to_tag(a[0]) == to_tag(b[0]) and nonce(a[0]) != nonce(b[0]))
+
 # CANCEL matching no INVITE
 branch, callid = fresh()
 u.send(fill(tmpl("cancel.tmpl"), u, b"UDP", branch, callid))
@@ -103,9 +121,12 @@ PY
 while read -r line; do
     case "$line" in ok\ *) pass "${line#ok }" ;; FAIL\ *) fail "${line#FAIL }" ;; *) echo "$line" ;; esac
 done <"$WORK/tx.out"
-check "transaction checks ran (8)" [ "$(grep -cE '^(ok|FAIL) ' "$WORK/tx.out")" -eq 8 ]
+check "transaction checks ran (10)" [ "$(grep -cE '^(ok|FAIL) ' "$WORK/tx.out")" -eq 10 ]
 
 http_get /metrics >/dev/null
+# the two challenged REGISTERs left nothing behind; OPTIONS and CANCEL did (timer J)
+check "metrics: the challenged REGISTERs keep no transaction" \
+    grep -qE '^sipswitch_sip_transactions\{kind="server_non_invite"\} 2$' "$WORK/http.body"
 check "metrics: live transactions by kind" grep -qE '^sipswitch_sip_transactions\{kind="server_invite"\} [0-9]+$' "$WORK/http.body"
 check "metrics: retransmissions sent" grep -qE '^sipswitch_sip_retransmissions_total [1-9]' "$WORK/http.body"
 check "metrics: retransmissions absorbed" grep -qE '^sipswitch_sip_retransmissions_absorbed_total [1-9]' "$WORK/http.body"

@@ -588,6 +588,44 @@ static void test_server_non_invite_retransmission_resends_final(void **state)
     assert_true(run_until(no_transactions, NULL, 600));
 }
 
+static void test_server_stateless_challenge_keeps_nothing(void **state)
+{
+    (void)state;
+    char reg[1024];
+    snprintf(reg, sizeof reg, REQ("REGISTER", "sip:127.0.0.1", ";branch=z9hG4bKst1", "st1@test", "1 REGISTER", ""),
+             peer_port(&ua));
+    sw_tx_t *tx = NULL;
+    assert_int_equal(receive(from_ua("%s", reg), &tx, NULL), SW_TX_NEW);
+    sw_tx_reply_t challenge = {.code = 401, .to_tag = "swfixed", .stateless = true,
+                               .extra_headers = "WWW-Authenticate: Digest realm=\"x\", nonce=\"n1\"\r\n"};
+    assert_int_equal(sw_tx_server_respond(tx, &challenge), 0);
+    /* sent, and nothing kept: the retransmission is a new request */
+    assert_int_equal(sw_tx_count(SW_TX_SERVER_NON_INVITE), 0);
+    run_for(3);
+    assert_int_equal(count_starting(&ua, "SIP/2.0 401"), 1);
+    assert_non_null(strstr(ua.msgs[0].data, ";tag=swfixed\r\n"));
+    assert_int_equal(receive(from_ua("%s", reg), &tx, NULL), SW_TX_NEW);
+    /* a provisional does not end it; the final without the flag keeps it (timer J) */
+    sw_tx_reply_t trying = {.code = 100, .stateless = true}, ok = {.code = 200};
+    assert_int_equal(sw_tx_server_respond(tx, &trying), 0);
+    assert_int_equal(sw_tx_count(SW_TX_SERVER_NON_INVITE), 1);
+    assert_int_equal(sw_tx_server_respond(tx, &ok), 0);
+    assert_int_equal(receive(from_ua("%s", reg), NULL, NULL), SW_TX_RETRANSMISSION);
+    assert_int_equal(sw_tx_count(SW_TX_SERVER_NON_INVITE), 1);
+    assert_true(run_until(no_transactions, NULL, 600));
+
+    /* an INVITE's challenge keeps its transaction: it waits for the ACK */
+    sw_tx_t *inv = NULL;
+    assert_int_equal(receive(from_ua(REQ("INVITE", "sip:bob@example.com", ";branch=z9hG4bKst2", "st2@test",
+                                         "1 INVITE", ""),
+                                     peer_port(&ua)),
+                             &inv, NULL),
+                     SW_TX_NEW);
+    sw_tx_reply_t proxy_challenge = {.code = 407, .to_tag = "swfixed2", .stateless = true};
+    assert_int_equal(sw_tx_server_respond(inv, &proxy_challenge), 0);
+    assert_int_equal(sw_tx_count(SW_TX_SERVER_INVITE), 1);
+}
+
 static void test_server_cancel_matches_pending_invite(void **state)
 {
     (void)state;
@@ -1390,6 +1428,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_non2xx_timer_h, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_2xx_accepted_until_ack, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_2xx_timer_l_calls_on_no_ack, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_stateless_challenge_keeps_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_non_invite_retransmission_resends_final, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_cancel_matches_pending_invite, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_cancel_through_front_door, setup, teardown),
