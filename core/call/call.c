@@ -10,7 +10,6 @@
 
 #include "call/call.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +25,7 @@
 #include "random.h"
 #include "sip/sip.h"
 #include "stats/metrics.h"
+#include "strbuf.h"
 
 /* ---- environment ------------------------------------------------------------ */
 
@@ -96,29 +96,39 @@ static char *xstrdup(const char *s)
     return d;
 }
 
-static char *xprintf(const char *fmt, ...) SW_PRINTF(1, 2);
-static char *xprintf(const char *fmt, ...)
+/* The texts joined into one allocation (NULL counts as ""). The headers of
+ * every request a call sends are made of such pieces: joining them costs a
+ * tenth of formatting them with vsnprintf. */
+static char *xconcat_n(const char *const *parts, size_t n)
 {
-    /* most results (Via, From, CSeq, Contact lines) fit the stack buffer:
-     * one formatting pass, then one exact allocation */
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        abort();
-    char *s = malloc((size_t)n + 1);
+    size_t lens[16], total = 0;
+    if (n > sizeof lens / sizeof lens[0])
+        abort(); /* a programming error: the callers are below */
+    for (size_t i = 0; i < n; i++)
+        total += lens[i] = parts[i] ? strlen(parts[i]) : 0;
+    char *s = malloc(total + 1), *out = s;
     if (!s)
         abort();
-    if ((size_t)n < sizeof small) {
-        memcpy(s, small, (size_t)n + 1);
-    } else {
-        va_start(ap, fmt);
-        vsnprintf(s, (size_t)n + 1, fmt, ap);
-        va_end(ap);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(out, parts[i] ? parts[i] : "", lens[i]);
+        out += lens[i];
     }
+    *out = '\0';
     return s;
+}
+#define XCONCAT(...) \
+    xconcat_n((const char *const[]){__VA_ARGS__}, sizeof((const char *const[]){__VA_ARGS__}) / sizeof(const char *))
+
+/* A number as text, for XCONCAT. */
+typedef struct number_text {
+    char s[24];
+} number_text_t;
+
+static number_text_t num(uint64_t v)
+{
+    number_text_t t;
+    sw_decimal(t.s, v);
+    return t;
 }
 
 static uint64_t now_ms(void)
@@ -236,7 +246,7 @@ static char *header_display(const char *value)
 
 static bool is_sdp(const sw_msg_t *m)
 {
-    const char *ct = sw_msg_header(m, "Content-Type", 0);
+    const char *ct = sw_msg_header_by_id(m, SW_HDR_CONTENT_TYPE, 0);
     return ct && strncasecmp(ct, "application/sdp", 15) == 0;
 }
 
@@ -375,8 +385,8 @@ static uint16_t local_port(sw_transport_t t)
 
 static char *our_contact(sw_transport_t t)
 {
-    return xprintf("<sip:sipswitch@%s:%u%s>", env.settings.local_host, local_port(t),
-                   t == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
+    return XCONCAT("<sip:sipswitch@", env.settings.local_host, ":", num(local_port(t)).s,
+                   t == SW_TRANSPORT_TCP ? ";transport=tcp>" : ">");
 }
 
 /* A request inside the dialog of `side` (BYE, relayed re-INVITE, ...).
@@ -389,12 +399,12 @@ static sw_msg_t *build_in_dialog(sw_call_t *c, sw_dialog_side_t *side, const cha
     sw_msg_t *m = sw_msg_new_request(method, side->remote_target);
     if (!m)
         return NULL;
-    char *via = xprintf("SIP/2.0/%s %s:%u;branch=%s;rport", transport_name(side->dest.transport),
-                        env.settings.local_host, local_port(side->dest.transport), branch_out);
-    char *from = xprintf("%s;tag=%s", side->local_uri, side->local_tag);
+    char *via = XCONCAT("SIP/2.0/", transport_name(side->dest.transport), " ", env.settings.local_host, ":",
+                        num(local_port(side->dest.transport)).s, ";branch=", branch_out, ";rport");
+    char *from = XCONCAT(side->local_uri, ";tag=", side->local_tag);
     char *to = side == &c->a || !side->remote_tag ? xstrdup(side->remote_uri)
-                                                  : xprintf("%s;tag=%s", side->remote_uri, side->remote_tag);
-    char *cs = xprintf("%u %s", cseq, method);
+                                                  : XCONCAT(side->remote_uri, ";tag=", side->remote_tag);
+    char *cs = XCONCAT(num(cseq).s, " ", method);
     sw_msg_header_add(m, "Via", via);
     sw_msg_header_add(m, "Max-Forwards", "70");
     sw_msg_header_add(m, "From", from);
@@ -462,7 +472,7 @@ static void send_ack(sw_call_t *c, sw_dialog_side_t *side, uint32_t cseq)
 /* The CSeq number of a message (0 when absent). */
 static uint32_t cseq_number(const sw_msg_t *m)
 {
-    const char *cs = sw_msg_header(m, "CSeq", 0);
+    const char *cs = sw_msg_header_by_id(m, SW_HDR_CSEQ, 0);
     return cs ? (uint32_t)strtoul(cs, NULL, 10) : 0;
 }
 
@@ -484,9 +494,9 @@ static void respond_a_with(sw_call_t *c, int code, const char *reason, const cha
     char *added = sw_call_hooks_caller_response(c, code, reason);
     if (code > 100 && code < 300) {
         contact = our_contact(c->a.dest.transport);
-        extra = xprintf("Contact: %s\r\n%s%s", contact, more ? more : "", added ? added : "");
+        extra = XCONCAT("Contact: ", contact, "\r\n", more, added);
     } else if (more || added) {
-        extra = xprintf("%s%s", more ? more : "", added ? added : "");
+        extra = XCONCAT(more, added);
     }
     free(added);
     sw_tx_reply_t r = {.code = code, .reason = reason, .to_tag = c->a.local_tag, .extra_headers = extra,
@@ -858,18 +868,18 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
     c->b_sdp = NULL;
     char token[40], branch[64];
     random_token(token, sizeof token);
-    c->b.call_id = xprintf("%s@%s", token, env.settings.local_host);
+    c->b.call_id = XCONCAT(token, "@", env.settings.local_host);
     random_token(token, sizeof token);
     c->b.local_tag = xstrdup(token);
     c->b.local_cseq = 1;
     const char *display = at->from_set ? at->from_display : c->display;
-    char *from_uri = at->from_uri ? xstrdup(at->from_uri) : xprintf("sip:%s@%s", caller, env.settings.local_host);
-    c->b.local_uri = display && *display ? xprintf("\"%s\" <%s>", display, from_uri) : xprintf("<%s>", from_uri);
+    char *from_uri = at->from_uri ? xstrdup(at->from_uri) : XCONCAT("sip:", caller, "@", env.settings.local_host);
+    c->b.local_uri = display && *display ? XCONCAT("\"", display, "\" <", from_uri, ">") : XCONCAT("<", from_uri, ">");
     free(from_uri);
     if (gw) {
         bool v6 = gw->addr.ss_family == AF_INET6;
-        c->b.remote_target = xprintf("sip:%s@%s%s%s:%u%s", callee, v6 ? "[" : "", gw->host, v6 ? "]" : "",
-                                     gw->port, gw->transport == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
+        c->b.remote_target = XCONCAT("sip:", callee, "@", v6 ? "[" : "", gw->host, v6 ? "]" : "", ":",
+                                     num(gw->port).s, gw->transport == SW_TRANSPORT_TCP ? ";transport=tcp" : "");
         c->b.dest.transport = gw->transport;
         memcpy(&c->b.dest.addr, &gw->addr, gw->addr_len);
         c->b.dest.addr_len = gw->addr_len;
@@ -880,7 +890,7 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
         c->b.dest.addr_len = step->dest_len;
     }
     sw_transport_t transport = c->b.dest.transport;
-    c->b.remote_uri = xprintf("<%s>", c->b.remote_target);
+    c->b.remote_uri = XCONCAT("<", c->b.remote_target, ">");
     c->b.dest.via_socket_id = env.settings.udp_socket_id;
 
     sw_msg_t *m = build_in_dialog(c, &c->b, "INVITE", c->b.local_cseq, branch, sizeof branch);
@@ -1033,7 +1043,7 @@ static void reject_other_fork(sw_call_t *c, sw_msg_t *resp, const char *to_tag)
 {
     sw_dialog_side_t fork = c->b; /* borrowed strings: only the two below are ours */
     char *tag = xstrdup(to_tag);
-    char *target = header_uri(sw_msg_header(resp, "Contact", 0));
+    char *target = header_uri(sw_msg_header_by_id(resp, SW_HDR_CONTACT, 0));
     fork.remote_tag = tag;
     if (target)
         fork.remote_target = target;
@@ -1066,7 +1076,7 @@ static void b_answered(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp, const cha
         free(c->b.remote_tag);
         c->b.remote_tag = xstrdup(to_tag);
     }
-    char *contact_uri = header_uri(sw_msg_header(resp, "Contact", 0));
+    char *contact_uri = header_uri(sw_msg_header_by_id(resp, SW_HDR_CONTACT, 0));
     if (contact_uri) {
         free(c->b.remote_target);
         c->b.remote_target = contact_uri;
@@ -1102,7 +1112,7 @@ static void b_answered(sw_call_t *c, sw_attempt_t *at, sw_msg_t *resp, const cha
  * NULL for an unreliable provisional. */
 static char *reliable_provisional(sw_call_t *c, sw_msg_t *resp)
 {
-    const char *rseq_text = sw_msg_header(resp, "RSeq", 0);
+    const char *rseq_text = sw_msg_header_by_id(resp, SW_HDR_RSEQ, 0);
     if (!rseq_text || !has_option_tag(resp, "Require", "100rel"))
         return NULL;
     uint32_t rseq = (uint32_t)strtoul(rseq_text, NULL, 10);
@@ -1113,13 +1123,13 @@ static char *reliable_provisional(sw_call_t *c, sw_msg_t *resp)
     if (c->caller_100rel) {
         if (!again) /* a new response: the next number of the A leg (RFC 3262 7.1) */
             c->a_rseq = c->a_rseq ? c->a_rseq + 1 : 1 + (uint32_t)(c->id % 1000) * 1000;
-        return xprintf("Require: 100rel\r\nRSeq: %u\r\n", c->a_rseq);
+        return XCONCAT("Require: 100rel\r\nRSeq: ", num(c->a_rseq).s, "\r\n");
     }
     if (!again && c->b.remote_tag) {
         char branch[64];
         sw_msg_t *m = build_in_dialog(c, &c->b, "PRACK", ++c->b.local_cseq, branch, sizeof branch);
         if (m) {
-            char *rack = xprintf("%u 1 INVITE", rseq); /* our INVITE is CSeq 1 on every B leg */
+            char *rack = XCONCAT(num(rseq).s, " 1 INVITE"); /* our INVITE is CSeq 1 on every B leg */
             sw_msg_header_add(m, "RAck", rack);
             free(rack);
             send_request(m, "PRACK", branch, &c->b.dest, 0, NULL, NULL);
@@ -1152,7 +1162,7 @@ static void b_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
             /* the early dialog (a 2xx may still change it): PRACK, UPDATE and
              * INFO sent in it go to its Contact, through its Record-Route */
             c->b.remote_tag = xstrdup(to_tag);
-            char *target = header_uri(sw_msg_header(resp, "Contact", 0));
+            char *target = header_uri(sw_msg_header_by_id(resp, SW_HDR_CONTACT, 0));
             if (target) {
                 free(c->b.remote_target);
                 c->b.remote_target = target;
@@ -1267,15 +1277,15 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
     char token[40];
     random_token(token, sizeof token);
     c->a.local_tag = xstrdup(token);
-    const char *from = sw_msg_header(inv, "From", 0), *to = sw_msg_header(inv, "To", 0);
+    const char *from = sw_msg_header_by_id(inv, SW_HDR_FROM, 0), *to = sw_msg_header_by_id(inv, SW_HDR_TO, 0);
     c->a.remote_uri = xstrdup(from);
     c->a.remote_tag = header_param(from, "tag");
     char *to_uri = header_uri(to);
-    c->a.local_uri = to_uri ? xprintf("<%s>", to_uri) : xstrdup("<sip:sipswitch@invalid>");
+    c->a.local_uri = to_uri ? XCONCAT("<", to_uri, ">") : xstrdup("<sip:sipswitch@invalid>");
     free(to_uri);
-    char *contact = header_uri(sw_msg_header(inv, "Contact", 0));
+    char *contact = header_uri(sw_msg_header_by_id(inv, SW_HDR_CONTACT, 0));
     c->a.remote_target = contact ? contact : header_uri(from);
-    const char *cseq = sw_msg_header(inv, "CSeq", 0);
+    const char *cseq = sw_msg_header_by_id(inv, SW_HDR_CSEQ, 0);
     c->a.remote_cseq = cseq ? (uint32_t)strtoul(cseq, NULL, 10) : 0;
     c->a.route_set = route_set_of(inv, false);
     c->a.dest.transport = inv->origin.transport;
@@ -1294,7 +1304,7 @@ void sw_calls_new_invite(sw_msg_t *inv, sw_tx_t *tx)
     const char *body = sw_msg_body(inv, &blen);
     if (blen && is_sdp(inv))
         c->a_sdp = strndup(body, blen);
-    const char *mf = sw_msg_header(inv, "Max-Forwards", 0);
+    const char *mf = sw_msg_header_by_id(inv, SW_HDR_MAX_FORWARDS, 0);
     c->max_forwards = mf ? atoi(mf) - 1 : 69;
     if (c->max_forwards < 0)
         c->max_forwards = 0;
@@ -1407,7 +1417,7 @@ static void relay_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
     if (refreshed) {
         /* RFC 3261 12.2.1.2: the 2xx of a target refresh request carries the
          * far side's remote target from now on */
-        char *contact = header_uri(sw_msg_header(resp, "Contact", 0));
+        char *contact = header_uri(sw_msg_header_by_id(resp, SW_HDR_CONTACT, 0));
         if (contact) {
             free(far->remote_target);
             far->remote_target = contact;
@@ -1421,10 +1431,10 @@ static void relay_on_response(sw_tx_t *tx, sw_msg_t *resp, void *ud)
         abort();
     if (copy)
         memcpy(copy, body, blen);
-    const char *ct = sw_msg_header(resp, "Content-Type", 0);
+    const char *ct = sw_msg_header_by_id(resp, SW_HDR_CONTENT_TYPE, 0);
     /* the near side must keep sending its in-dialog requests to us */
     char *contact = refreshed ? our_contact(near->dest.transport) : NULL;
-    char *extra = contact ? xprintf("Contact: %s\r\n", contact) : NULL;
+    char *extra = contact ? XCONCAT("Contact: ", contact, "\r\n") : NULL;
     sw_tx_reply_t rep = {.code = code, .reason = sw_msg_reason(resp), .to_tag = near->local_tag,
                          .extra_headers = extra, .content_type = copy ? ct : NULL, .body = copy, .body_len = blen};
     if (r->server)
@@ -1520,7 +1530,7 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
     if (strcmp(method, "PRACK") == 0) {
         /* RFC 3262 7.2: the RAck names the reliable provisional of *this*
          * leg: the caller's RSeq maps back to the gateway's */
-        const char *rack = sw_msg_header(req, "RAck", 0);
+        const char *rack = sw_msg_header_by_id(req, SW_HDR_RACK, 0);
         uint32_t rseq = rack ? (uint32_t)strtoul(rack, NULL, 10) : 0;
         if (!from_a || !rseq || rseq != c->a_rseq || !c->b_rseq) {
             sw_msg_free(m);
@@ -1529,7 +1539,7 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
             sw_tx_server_respond(tx, &rep);
             return;
         }
-        char *mapped = xprintf("%u 1 INVITE", c->b_rseq);
+        char *mapped = XCONCAT(num(c->b_rseq).s, " 1 INVITE");
         sw_msg_header_add(m, "RAck", mapped);
         free(mapped);
     }
@@ -1538,7 +1548,7 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
     if (target_refresh) {
         /* RFC 3261 12.2.2: a target refresh request moves the sender's remote target */
         sw_dialog_side_t *near = from_a ? &c->a : &c->b;
-        char *new_target = header_uri(sw_msg_header(req, "Contact", 0));
+        char *new_target = header_uri(sw_msg_header_by_id(req, SW_HDR_CONTACT, 0));
         if (new_target) {
             free(near->remote_target);
             near->remote_target = new_target;
@@ -1550,7 +1560,7 @@ static void relay_request(sw_call_t *c, sw_msg_t *req, sw_tx_t *tx, bool from_a)
     size_t blen = 0;
     const char *body = sw_msg_body(req, &blen);
     if (blen) {
-        const char *ct = sw_msg_header(req, "Content-Type", 0);
+        const char *ct = sw_msg_header_by_id(req, SW_HDR_CONTENT_TYPE, 0);
         sw_msg_set_body(m, ct ? ct : "application/octet-stream", body, blen);
         if (is_sdp(req))
             remember_sdp(c, far, body, blen);
@@ -1600,13 +1610,13 @@ int sw_calls_dialog_reply(sw_msg_t *req, int code, const char *reason, const cha
     if (refresh) {
         /* a target refresh answered here: the peer's new Contact is its
          * target from now on, ours stays the switch (RFC 3261 12.2) */
-        char *target = header_uri(sw_msg_header(req, "Contact", 0));
+        char *target = header_uri(sw_msg_header_by_id(req, SW_HDR_CONTACT, 0));
         if (target) {
             free(near->remote_target);
             near->remote_target = target;
         }
         contact = our_contact(near->dest.transport);
-        extra = xprintf("Contact: %s\r\n%s", contact, extra_headers ? extra_headers : "");
+        extra = XCONCAT("Contact: ", contact, "\r\n", extra_headers);
     }
     sw_tx_reply_t rep = {.code = code, .reason = reason, .to_tag = near->local_tag,
                          .extra_headers = extra ? extra : extra_headers, .content_type = len ? content_type : NULL,

@@ -1263,6 +1263,7 @@ typedef struct raw_field {
     size_t line_len;
     const char *value;
     size_t value_len;
+    sw_hdr_id_t id;         /* of the name (SW_HDR_OTHER for a field without one) */
 } raw_field_t;
 
 /* The next header field at *pos; false at the empty line or the end. */
@@ -1290,6 +1291,7 @@ static bool raw_next_field(const char *buf, size_t len, size_t *pos, raw_field_t
         i++;
     f->name = buf + at;
     f->name_len = i - at;
+    f->id = sw_msg_header_id(f->name, f->name_len);
     while (i < line_end && (buf[i] == ' ' || buf[i] == '\t'))
         i++;
     if (i < line_end && buf[i] == ':')
@@ -1308,12 +1310,12 @@ static size_t raw_headers_start(const char *buf, size_t len)
     return lf ? (size_t)(lf - buf) + 1 : len;
 }
 
-static const char *raw_header(const char *buf, size_t len, const char *name, size_t *value_len)
+static const char *raw_header(const char *buf, size_t len, sw_hdr_id_t id, size_t *value_len)
 {
     size_t pos = raw_headers_start(buf, len);
     raw_field_t f;
     while (raw_next_field(buf, len, &pos, &f))
-        if (f.name_len && sw_msg_header_name_is(f.name, f.name_len, name)) {
+        if (f.id == id) {
             *value_len = f.value_len;
             return f.value;
         }
@@ -1343,16 +1345,16 @@ static char *build_ack_or_cancel(const sw_tx_t *tx, const char *method, const ch
     while (raw_next_field(req, len, &pos, &f)) {
         if (!f.name_len)
             continue;
-        if (!via_done && sw_msg_header_name_is(f.name, f.name_len, "Via")) {
+        if (!via_done && f.id == SW_HDR_VIA) {
             sw_strbuf_printf(&b, "Via: %.*s\r\n", (int)first_via_parm_len(f.value, f.value_len), f.value);
             via_done = true;
-        } else if (sw_msg_header_name_is(f.name, f.name_len, "Route")) {
+        } else if (f.id == SW_HDR_ROUTE) {
             sw_strbuf_printf(&b, "%.*s\r\n", (int)f.line_len, f.line);
-        } else if (!from.line && sw_msg_header_name_is(f.name, f.name_len, "From")) {
+        } else if (!from.line && f.id == SW_HDR_FROM) {
             from = f;
-        } else if (!to.line && sw_msg_header_name_is(f.name, f.name_len, "To")) {
+        } else if (!to.line && f.id == SW_HDR_TO) {
             to = f;
-        } else if (!call_id.line && sw_msg_header_name_is(f.name, f.name_len, "Call-ID")) {
+        } else if (!call_id.line && f.id == SW_HDR_CALL_ID) {
             call_id = f;
         }
     }
@@ -1462,8 +1464,8 @@ static sw_tx_t *client_start(const char *method, const char *branch, const char 
                              tx_peer_t *peer, uint32_t invite_timeout_ms)
 {
     size_t call_id_len = 0, cseq_len = 0;
-    const char *call_id = raw_header(bytes, len, "Call-ID", &call_id_len);
-    const char *cseq = raw_header(bytes, len, "CSeq", &cseq_len);
+    const char *call_id = raw_header(bytes, len, SW_HDR_CALL_ID, &call_id_len);
+    const char *cseq = raw_header(bytes, len, SW_HDR_CSEQ, &cseq_len);
     bool invite = strcmp(method, "INVITE") == 0;
     id_field_t f[] = {
         ID(branch, branch, strlen(branch)),
@@ -1578,7 +1580,7 @@ int sw_tx_client_cancel(sw_tx_t *tx)
 
 static void client_ack(sw_tx_t *tx, sw_msg_t *resp)
 {
-    const char *to = sw_msg_header(resp, "To", 0);
+    const char *to = sw_msg_header_by_id(resp, SW_HDR_TO, 0);
     size_t len = 0;
     char *ack = to ? build_ack_or_cancel(tx, "ACK", to, &len) : NULL;
     if (!ack) {
