@@ -48,7 +48,15 @@ struct sw_ratelimit {
     rl_origin_t origins[SW_RL_MAX_ORIGINS + 1]; /* [0] unused: ORIGIN_RATE_LIMIT */
     size_t n_origins;           /* used: origins[1..n_origins] */
     sw_rl_counters_t counters;
+    uint64_t blocks_end_by;     /* no block set so far lasts past this: listing them
+                                   after it needs no scan of the table */
 };
+
+static void note_block_end(sw_ratelimit_t *rl, uint64_t until)
+{
+    if (until > rl->blocks_end_by)
+        rl->blocks_end_by = until;
+}
 
 sw_ratelimit_t *sw_ratelimit_new(size_t capacity)
 {
@@ -265,6 +273,7 @@ sw_rl_verdict_t sw_ratelimit_check(sw_ratelimit_t *rl, const struct sockaddr *ad
         return SW_RL_PASS;
     }
     e->blocked_until = now_ms + (rl->s.block_ms ? rl->s.block_ms : 1);
+    note_block_end(rl, e->blocked_until);
     e->origin = ORIGIN_RATE_LIMIT;
     e->dropped = 1;
     return SW_RL_NEWLY_BLOCKED;
@@ -355,6 +364,7 @@ sw_rl_block_result_t sw_ratelimit_block(sw_ratelimit_t *rl, const char *ip_text,
     if (origin == ORIGIN_RATE_LIMIT)
         return SW_RL_BLOCK_TOO_MANY_ORIGINS;
     uint64_t until = duration_ms > UINT64_MAX - now_ms ? UINT64_MAX : now_ms + duration_ms;
+    note_block_end(rl, until);
     if (!in_force(rl, e, now_ms)) {
         e->dropped = 0;
         e->blocked_until = until;
@@ -395,6 +405,8 @@ static void describe(const sw_ratelimit_t *rl, const rl_entry_t *e, uint64_t now
 size_t sw_ratelimit_list_blocked(const sw_ratelimit_t *rl, uint64_t now_ms, sw_rl_blocked_t *out, size_t max)
 {
     size_t n = 0;
+    if (now_ms >= rl->blocks_end_by)
+        return 0; /* every block ever set is over: the usual case, counted once a second */
     for (size_t i = 0; i < rl->n_sets * WAYS; i++) {
         const rl_entry_t *e = &rl->entries[i];
         if (e->key.family == 0 || !in_force(rl, e, now_ms))

@@ -128,7 +128,9 @@ check "GET /api/v1/blocked lists the suspension" \
     [ "$(blocked_json "[(s['key'], s['account'], s['ip'], s['reason'], s['module'], s['failures'],
                          0 < s['remaining_seconds'] <= $SUSPEND) for s in d['suspended']]")" = \
       "[('1001@127.0.0.6', '1001', '127.0.0.6', 'register_failures', 'registrar', 2, True)]" ]
-check "... and not as a blocked address" [ "$(json "sorted(b['ip'] for b in d['blocked'])")" = "['127.0.0.3']" ]
+# (127.0.0.3's own block may have ended by now on a slow machine: only the
+# suspended device's address matters here)
+check "... and not as a blocked address" [ "$(json "'127.0.0.6' in [b['ip'] for b in d['blocked']]")" = False ]
 check "DELETE /api/v1/blocked/1001@127.0.0.6: 200" [ "$(http_delete /api/v1/blocked/1001@127.0.0.6)" = 200 ]
 check "... one suspension lifted" [ "$(json "(d['unblocked'], d['address'], d['suspensions'])")" = "(True, False, 1)" ]
 reg s4 --bind 127.0.0.6:0 --user 1001 --password secret1001
