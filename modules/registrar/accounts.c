@@ -5,12 +5,14 @@
 
 struct reg_accounts {
     reg_strmap_t *by_name;
+    reg_hasher_t *hasher; /* HA1s of a 200,000-line accounts file in one calculator */
 };
 
 reg_accounts_t *reg_accounts_new(void)
 {
     reg_accounts_t *a = reg_xcalloc(1, sizeof *a);
     a->by_name = reg_strmap_new();
+    a->hasher = reg_hasher_new();
     return a;
 }
 
@@ -31,6 +33,7 @@ void reg_accounts_free(reg_accounts_t *a)
         return;
     reg_strmap_each(a->by_name, free_account, NULL);
     reg_strmap_free(a->by_name);
+    reg_hasher_free(a->hasher);
     free(a);
 }
 
@@ -42,7 +45,7 @@ reg_account_t *reg_accounts_add(reg_accounts_t *a, const char *name, const char 
     reg_account_t *acc = reg_xcalloc(1, sizeof *acc);
     acc->name = reg_xstrdup(name);
     for (int alg = 0; alg < REG_ALG_COUNT; alg++)
-        reg_digest_ha1((reg_digest_alg_t)alg, name, realm, password ? password : "", acc->ha1[alg]);
+        reg_hasher_ha1(a->hasher, (reg_digest_alg_t)alg, name, realm, password ? password : "", acc->ha1[alg]);
     if (caller_number && *caller_number)
         acc->caller_number = reg_xstrdup(caller_number);
     reg_strmap_put(a->by_name, name, acc);

@@ -22,13 +22,27 @@
 
 #include "digest_header.h"
 #include "registrar.h"
+#include "text_out.h"
 
 #define NONCE_MAX 128
 #define VALUE_MAX 512
 
-void registrar_suspend_key(const char *user, const char *ip, char *out, size_t len)
+/* The key of an account's suspension from one source: "account@ip". */
+static void suspend_key(const char *user, const char *ip, char *out, size_t len)
 {
-    snprintf(out, len, "%s@%s", user, ip);
+    text_out_t o = {.p = out, .cap = len};
+    text_put_str(&o, user);
+    TEXT_PUT_LITERAL(&o, "@");
+    text_put_str(&o, ip); /* (an account name and an address always fit the callers' buffers) */
+}
+
+int registrar_suspended(const char *user, const char *ip)
+{
+    if (reg_blocklist_is_empty(registrar.suspended))
+        return 0; /* the usual case: no key to build */
+    char key[REG_USER_MAX + 64];
+    suspend_key(user, ip, key, sizeof key);
+    return reg_blocklist_blocked_for(registrar.suspended, key, registrar.api->now_ms()) != 0;
 }
 
 /* The credentials of the request meant for our realm, if any: the header
@@ -73,14 +87,25 @@ static void challenge(sw_msg_t *req, const char *ip, int stale)
     const sw_api_t *api = registrar.api;
     char nonce[REG_NONCE_TEXT];
     reg_nonces_make(registrar.nonces, ip, api->now_ms(), nonce);
-    const char *header = registrar.set.challenge_code == 407 ? "Proxy-Authenticate" : "WWW-Authenticate";
-    char extra[1024];
-    size_t n = 0;
-    for (size_t i = 0; i < registrar.set.n_algs && n < sizeof extra; i++)
-        n += (size_t)snprintf(extra + n, sizeof extra - n,
-                              "%s: Digest realm=\"%s\", nonce=\"%s\", algorithm=%s, qop=\"auth\"%s\r\n", header,
-                              registrar.set.realm, nonce, reg_digest_alg_name(registrar.set.algs[i]),
-                              stale ? ", stale=true" : "");
+    /* room for every header with the longest realm: never full */
+    char extra[REG_ALG_COUNT * (sizeof registrar.set.realm + REG_NONCE_TEXT + 128)];
+    text_out_t o = {.p = extra, .cap = sizeof extra};
+    extra[0] = '\0';
+    for (size_t i = 0; i < registrar.set.n_algs; i++) {
+        if (registrar.set.challenge_code == 407)
+            TEXT_PUT_LITERAL(&o, "Proxy-Authenticate: Digest realm=\"");
+        else
+            TEXT_PUT_LITERAL(&o, "WWW-Authenticate: Digest realm=\"");
+        text_put_str(&o, registrar.set.realm);
+        TEXT_PUT_LITERAL(&o, "\", nonce=\"");
+        text_put(&o, nonce, REG_NONCE_TEXT - 1);
+        TEXT_PUT_LITERAL(&o, "\", algorithm=");
+        text_put_str(&o, reg_digest_alg_name(registrar.set.algs[i]));
+        TEXT_PUT_LITERAL(&o, ", qop=\"auth\"");
+        if (stale)
+            TEXT_PUT_LITERAL(&o, ", stale=true");
+        TEXT_PUT_LITERAL(&o, "\r\n");
+    }
     api->msg_reply(req, registrar.set.challenge_code, NULL, extra);
     api->stat_add(registrar.st.challenges, 1);
     if (stale)
@@ -135,7 +160,7 @@ static sw_hook_result_t failed(sw_msg_t *req, const char *ip, const char *user, 
              api->msg_method(req), user, ip, why);
     if (is_register) {
         char key[REG_USER_MAX + 64];
-        registrar_suspend_key(user, ip, key, sizeof key);
+        suspend_key(user, ip, key, sizeof key);
         if (reg_blocklist_failure(registrar.suspended, key, now))
             api->log(registrar.self, SW_LOG_WARN, NULL,
                      "account '%s' suspended for registrations from %s after repeated failures", user, ip);
@@ -210,8 +235,8 @@ sw_hook_result_t registrar_authenticate(sw_msg_t *req, const char *ip, const cha
     if (!acc)
         return failed(req, ip, user, is_register, "unknown user");
     char expected[REG_DIGEST_HEX_MAX];
-    reg_digest_response(alg, acc->ha1[alg], nonce, with_qop ? nc_text : NULL, cnonce, with_qop ? "auth" : NULL,
-                        api->msg_method(req), uri, expected);
+    reg_hasher_response(registrar.hasher, alg, acc->ha1[alg], nonce, with_qop ? nc_text : NULL, cnonce,
+                        with_qop ? "auth" : NULL, api->msg_method(req), uri, expected);
     if (!reg_digest_hex_equal(expected, response))
         return failed(req, ip, user, is_register, "wrong password");
     uint64_t now = api->now_ms();
@@ -236,9 +261,9 @@ sw_hook_result_t registrar_authenticate(sw_msg_t *req, const char *ip, const cha
         return SW_HOOK_HANDLED;
     }
     reg_blocklist_success(registrar.blocked_ips, ip);
-    if (is_register) {
+    if (is_register && !reg_blocklist_is_empty(registrar.suspended)) {
         char key[REG_USER_MAX + 64];
-        registrar_suspend_key(user, ip, key, sizeof key);
+        suspend_key(user, ip, key, sizeof key);
         reg_blocklist_success(registrar.suspended, key);
     }
     *account = acc;

@@ -157,9 +157,12 @@ static void set_text(reg_binding_t *b, const char *contact, size_t contact_len, 
     b->text = t;
 }
 
-static reg_aor_t *aor_get(reg_store_t *s, const char *user, const char *aor_text)
+/* The user's AOR, made when it has none. a: what the caller already found
+ * for user (NULL: it has none, or the caller did not look). */
+static reg_aor_t *aor_get(reg_store_t *s, reg_aor_t *a, const char *user, const char *aor_text)
 {
-    reg_aor_t *a = reg_strmap_get(s->aors, user);
+    if (!a)
+        a = reg_strmap_get(s->aors, user);
     if (!a) {
         a = reg_xcalloc(1, sizeof *a);
         a->bindings = &a->first;
@@ -173,10 +176,13 @@ static reg_aor_t *aor_get(reg_store_t *s, const char *user, const char *aor_text
     return a;
 }
 
-static reg_binding_t *binding_add(reg_store_t *s, reg_aor_t *a)
+/* id 0: the next one; otherwise later bindings are numbered above it */
+static reg_binding_t *binding_add(reg_store_t *s, reg_aor_t *a, uint64_t id)
 {
     reg_binding_t *b = reg_xcalloc(1, sizeof *b);
-    b->id = s->next_id++;
+    b->id = id ? id : s->next_id;
+    if (b->id >= s->next_id)
+        s->next_id = b->id + 1;
     b->aor = a;
     if (a->n == a->cap) {
         /* most accounts have one device: its binding sits in the AOR itself */
@@ -341,13 +347,12 @@ reg_update_result_t reg_store_register(reg_store_t *s, const reg_register_t *r, 
             continue;
         }
         reg_change_t kind = REG_CHANGE_REFRESHED;
+        /* (a is the user's AOR, or NULL when the user has none yet) */
+        a = aor_get(s, a, r->user, r->aor);
         if (!b) {
-            a = aor_get(s, r->user, r->aor);
-            b = binding_add(s, a);
+            b = binding_add(s, a, 0);
             b->registered_wall_ms = r->now_wall_ms;
             kind = REG_CHANGE_ADDED;
-        } else {
-            aor_get(s, r->user, r->aor);
         }
         /* a refresh keeps the contact as first written (an equivalent URI
          * may be spelt differently): it is the binding's key on disk */
@@ -372,11 +377,11 @@ const reg_binding_t *reg_store_restore(reg_store_t *s, const reg_restore_t *r, u
 {
     if (!r->user || !*r->user || !r->contact || !*r->contact || r->expires_s == 0)
         return NULL;
-    reg_aor_t *a = aor_get(s, r->user, r->aor);
+    reg_aor_t *a = aor_get(s, NULL, r->user, r->aor);
     reg_binding_t *b = find_contact(a, r->contact, strlen(r->contact));
     if (b)
         return NULL; /* the same contact twice on disk: the first wins */
-    b = binding_add(s, a);
+    b = binding_add(s, a, r->id);
     binding_values_t v = {.contact = r->contact, .contact_len = strlen(r->contact), .call_id = r->call_id,
                           .source = r->source, .user_agent = r->user_agent, .cseq = r->cseq, .q = r->q,
                           .transport = r->transport, .behind_nat = r->behind_nat, .socket_id = r->socket_id,

@@ -16,7 +16,7 @@
 /* The fields are ordered and sized for the 200,000-binding case: 104
  * bytes, the four strings in one more block, an AOR block per account. */
 typedef struct reg_binding {
-    uint64_t id;              /* unique for the process' life, for the management API */
+    uint64_t id;              /* unique, in increasing order; kept across restarts (its row on disk) */
     struct reg_aor *aor;
     const char *contact;      /* these four point into `text` */
     const char *call_id;
@@ -103,8 +103,10 @@ typedef enum {
  * Removing (expires 0, or remove_all) is always allowed. */
 reg_update_result_t reg_store_register(reg_store_t *s, const reg_register_t *r, reg_change_fn fn, void *ud);
 
-/* Puts back a binding read from disk at start-up (expires_s: seconds left). */
+/* Puts back a binding read from disk at start-up (expires_s: seconds left),
+ * with its id (0: a new one); later bindings are numbered above it. */
 typedef struct reg_restore {
+    uint64_t id;
     const char *user, *aor, *contact, *call_id, *source, *user_agent;
     uint32_t cseq;
     int q, transport, behind_nat;

@@ -55,8 +55,15 @@ static int spent(const reg_blocklist_t *b, const entry_t *e, uint64_t now_ms)
     return now_ms - e->last_failure_ms >= b->block_ms;
 }
 
+int reg_blocklist_is_empty(const reg_blocklist_t *b)
+{
+    return reg_strmap_count(b->keys) == 0;
+}
+
 uint64_t reg_blocklist_blocked_for(reg_blocklist_t *b, const char *key, uint64_t now_ms)
 {
+    if (reg_blocklist_is_empty(b))
+        return 0; /* the usual case, asked on every request: no hashing */
     entry_t *e = reg_strmap_get(b->keys, key);
     if (!e || !e->blocked_until_ms)
         return 0;
@@ -100,6 +107,8 @@ int reg_blocklist_failure(reg_blocklist_t *b, const char *key, uint64_t now_ms)
 
 void reg_blocklist_success(reg_blocklist_t *b, const char *key)
 {
+    if (reg_blocklist_is_empty(b))
+        return;
     entry_t *e = reg_strmap_get(b->keys, key);
     if (e && !e->blocked_until_ms)
         free(reg_strmap_remove(b->keys, key));

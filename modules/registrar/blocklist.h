@@ -30,6 +30,9 @@ reg_blocklist_t *reg_blocklist_new(size_t max_keys);
 void reg_blocklist_free(reg_blocklist_t *b);
 void reg_blocklist_configure(reg_blocklist_t *b, unsigned max_failures, uint64_t block_ms);
 
+/* 1 when no key is blocked nor counting failures (callers may then skip
+ * building a key). */
+int reg_blocklist_is_empty(const reg_blocklist_t *b);
 /* Milliseconds the key stays blocked, 0 when it is not blocked. */
 uint64_t reg_blocklist_blocked_for(reg_blocklist_t *b, const char *key, uint64_t now_ms);
 /* Records a failure; 1 when it blocked the key. */

@@ -3,14 +3,14 @@
 #include <string.h>
 #include <strings.h>
 
-static int is_space(char c)
+static inline int is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
 /* RFC 3261 token characters: alphanumerics and -.!%*_+`'~ (a switch the
  * compiler turns into a table: this runs on every byte of the header). */
-static int is_token_char(char c)
+static inline int is_token_char(char c)
 {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
         return 1;
@@ -29,22 +29,53 @@ static size_t skip_space(const char *t, size_t len, size_t i)
     return i;
 }
 
-/* The slot a parameter name fills, or NULL for one we do not use. */
+/* n bytes of s equal `lower`, a lower-case word, ignoring ASCII case: the
+ * 0x20 bit folds exactly the letters onto lower case, and only a letter
+ * can then equal a letter of `lower` (strncasecmp, with its locale, costs
+ * several times more, on every parameter of every response). */
+static int word_is(const char *s, const char *lower, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((char)(s[i] | 0x20) != lower[i])
+            return 0;
+    return 1;
+}
+
+/* The slot a parameter name fills, or NULL for one we do not use: the
+ * length and first letter leave one candidate to compare. */
 static reg_digest_span_t *slot_of(reg_digest_creds_t *c, const char *name, size_t n)
 {
-    static const struct {
-        const char *name;
-        size_t len, offset;
-    } known[] = {
-#define KNOWN(field) {#field, sizeof #field - 1, offsetof(reg_digest_creds_t, field)}
-        KNOWN(username), KNOWN(realm), KNOWN(nonce), KNOWN(uri),    KNOWN(response), KNOWN(algorithm),
-        KNOWN(cnonce),   KNOWN(qop),   KNOWN(nc),    KNOWN(opaque), KNOWN(userhash),
-#undef KNOWN
-    };
-    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-        if (known[i].len == n && strncasecmp(known[i].name, name, n) == 0)
-            return (reg_digest_span_t *)((char *)c + known[i].offset);
-    return NULL;
+    const char *word = NULL;
+    reg_digest_span_t *slot = NULL;
+    char first = (char)(name[0] | 0x20);
+#define CANDIDATE(field) (word = #field, slot = &c->field)
+    switch (n) {
+    case 2:
+        CANDIDATE(nc);
+        break;
+    case 3:
+        first == 'u' ? CANDIDATE(uri) : CANDIDATE(qop);
+        break;
+    case 5:
+        first == 'r' ? CANDIDATE(realm) : CANDIDATE(nonce);
+        break;
+    case 6:
+        first == 'c' ? CANDIDATE(cnonce) : CANDIDATE(opaque);
+        break;
+    case 8:
+        if (first == 'r')
+            CANDIDATE(response);
+        else
+            (name[4] | 0x20) == 'n' ? CANDIDATE(username) : CANDIDATE(userhash);
+        break;
+    case 9:
+        CANDIDATE(algorithm);
+        break;
+    default:
+        return NULL;
+    }
+#undef CANDIDATE
+    return word_is(name, word, n) ? slot : NULL;
 }
 
 reg_digest_parse_result_t reg_digest_parse(const char *t, size_t len, reg_digest_creds_t *out)
@@ -58,7 +89,7 @@ reg_digest_parse_result_t reg_digest_parse(const char *t, size_t len, reg_digest
         i++;
     if (i == scheme)
         return REG_DIGEST_MALFORMED;
-    if (i - scheme != 6 || strncasecmp(t + scheme, "Digest", 6) != 0)
+    if (i - scheme != 6 || !word_is(t + scheme, "digest", 6))
         return REG_DIGEST_NOT_DIGEST;
     if (i == len || !is_space(t[i]))
         return REG_DIGEST_MALFORMED; /* "Digest" must be followed by LWS and parameters */

@@ -82,9 +82,11 @@ int reg_source_split(const char *source, char *ip, size_t iplen, unsigned *port)
     }
     if (hl == 0 || hl >= iplen)
         return -1;
-    char *end;
-    unsigned long p = strtoul(colon + 1, &end, 10);
-    if (*end || colon[1] == '\0' || p > 65535)
+    unsigned long p = 0;
+    const char *digit = colon + 1;
+    for (; *digit >= '0' && *digit <= '9' && p <= 65535; digit++)
+        p = p * 10 + (unsigned long)(*digit - '0');
+    if (*digit || digit == colon + 1 || p > 65535)
         return -1;
     memcpy(ip, host, hl);
     ip[hl] = '\0';
@@ -100,6 +102,13 @@ int reg_ip_equal(const char *a, size_t alen, const char *b, size_t blen)
     if (!fa || fa != fb)
         return 0;
     return memcmp(x, y, fa == AF_INET ? 4 : 16) == 0;
+}
+
+int reg_ip_names(const char *text, size_t len, const char *addr, size_t addr_len)
+{
+    if (len == addr_len && memcmp(text, addr, len) == 0)
+        return 1; /* the usual case, without parsing: addr is an address, so its own text names it */
+    return reg_ip_equal(text, len, addr, addr_len);
 }
 
 int reg_ip_literal(const char *a, size_t alen)

@@ -26,6 +26,10 @@ int reg_source_split(const char *source, char *ip, size_t iplen, unsigned *port)
 /* 1 when both texts are the same IP address; 0 when they differ or either
  * is not an IP address (a host name). */
 int reg_ip_equal(const char *a, size_t alen, const char *b, size_t blen);
+/* reg_ip_equal for a text against an address known to be one (a message's
+ * source IP): 1 when the text is that address, as the same text or written
+ * otherwise. */
+int reg_ip_names(const char *text, size_t len, const char *addr, size_t addr_len);
 /* 1 when the text (len bytes) is an IPv4 or IPv6 address. */
 int reg_ip_literal(const char *a, size_t alen);
 

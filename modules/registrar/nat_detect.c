@@ -67,8 +67,8 @@ int reg_via_sent_by(const char *via, const char **host, size_t *host_len, unsign
     return 0;
 }
 
-int reg_behind_nat(const char *via, const char *contact_uri, size_t contact_len, const char *src_ip,
-                   unsigned src_port, int udp)
+int reg_behind_nat_host(const char *via, const char *contact_host, size_t contact_host_len, const char *src_ip,
+                        unsigned src_port, int udp)
 {
     const char *host;
     size_t host_len;
@@ -76,13 +76,20 @@ int reg_behind_nat(const char *via, const char *contact_uri, size_t contact_len,
     if (reg_via_sent_by(via, &host, &host_len, &port) != 0)
         return 1;
     size_t src_len = strlen(src_ip);
-    if (!reg_ip_equal(host, host_len, src_ip, src_len))
+    if (!reg_ip_names(host, host_len, src_ip, src_len))
         return 1;
     if (udp && (port ? port : 5060) != src_port)
         return 1;
-    reg_uri_t u;
-    if (contact_uri && reg_uri_parse(contact_uri, contact_len, &u) == 0 && reg_ip_literal(u.host, u.host_len) &&
-        !reg_ip_equal(u.host, u.host_len, src_ip, src_len))
+    if (contact_host && !reg_ip_names(contact_host, contact_host_len, src_ip, src_len) &&
+        reg_ip_literal(contact_host, contact_host_len))
         return 1;
     return 0;
+}
+
+int reg_behind_nat(const char *via, const char *contact_uri, size_t contact_len, const char *src_ip,
+                   unsigned src_port, int udp)
+{
+    reg_uri_t u;
+    int contact = contact_uri && reg_uri_parse(contact_uri, contact_len, &u) == 0;
+    return reg_behind_nat_host(via, contact ? u.host : NULL, contact ? u.host_len : 0, src_ip, src_port, udp);
 }

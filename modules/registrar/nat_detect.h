@@ -17,9 +17,14 @@
 int reg_via_sent_by(const char *via, const char **host, size_t *host_len, unsigned *port);
 
 /* via: the top Via header value; contact_uri: the first contact's URI (or
- * NULL); src_ip/src_port: where the packet came from. A Via that cannot be
+ * NULL); src_ip/src_port: where the packet came from (src_ip an IP
+ * address, as the core reports it). A Via that cannot be
  * read counts as NAT (the source is the only address known to work). */
 int reg_behind_nat(const char *via, const char *contact_uri, size_t contact_len, const char *src_ip,
                    unsigned src_port, int udp);
+/* The same with the contact's host already taken out of its URI (NULL:
+ * no contact, or not a SIP URI). */
+int reg_behind_nat_host(const char *via, const char *contact_host, size_t contact_host_len, const char *src_ip,
+                        unsigned src_port, int udp);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hex.h"
 #include "nonce_counts.h"
 #include "siphash.h"
 #include "xalloc.h"
@@ -62,25 +63,16 @@ static void seal(const reg_nonces_t *n, const unsigned char *head, const char *c
     reg_siphash128(n->secret, msg, 16 + ip_len, mac);
 }
 
-static void to_hex(const unsigned char *p, size_t len, char *out)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hex[p[i] >> 4];
-        out[2 * i + 1] = hex[p[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
+/* Each hex digit's value plus one; 0 for every other byte. */
+static const unsigned char hex_digit[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 static int hex_value(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return hex_digit[(unsigned char)c] - 1;
 }
 
 void reg_nonces_make(reg_nonces_t *n, const char *client_ip, uint64_t now_ms, char *out)
@@ -89,7 +81,7 @@ void reg_nonces_make(reg_nonces_t *n, const char *client_ip, uint64_t now_ms, ch
     put_u64(raw, now_ms);
     put_u64(raw + 8, n->next_serial++);
     seal(n, raw, client_ip, raw + 16);
-    to_hex(raw, sizeof raw, out);
+    reg_hex_encode(raw, sizeof raw, out);
 }
 
 reg_nonce_state_t reg_nonces_accept(reg_nonces_t *n, const char *nonce, const char *client_ip, uint32_t nc,
@@ -98,12 +90,14 @@ reg_nonce_state_t reg_nonces_accept(reg_nonces_t *n, const char *nonce, const ch
     unsigned char raw[RAW_BYTES];
     if (!nonce || strlen(nonce) != 2 * RAW_BYTES)
         return REG_NONCE_FOREIGN;
+    unsigned all = 1; /* stays 1 while every character is a digit (checked once, after the loop) */
     for (size_t i = 0; i < RAW_BYTES; i++) {
-        int hi = hex_value(nonce[2 * i]), lo = hex_value(nonce[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return REG_NONCE_FOREIGN;
-        raw[i] = (unsigned char)(hi << 4 | lo);
+        unsigned hi = hex_digit[(unsigned char)nonce[2 * i]], lo = hex_digit[(unsigned char)nonce[2 * i + 1]];
+        all &= (hi != 0) & (lo != 0);
+        raw[i] = (unsigned char)((hi - 1) << 4 | ((lo - 1) & 15));
     }
+    if (!all)
+        return REG_NONCE_FOREIGN;
     unsigned char mac[MAC_BYTES];
     seal(n, raw, client_ip, mac);
     if (CRYPTO_memcmp(mac, raw + 16, MAC_BYTES) != 0)

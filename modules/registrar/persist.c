@@ -3,17 +3,23 @@
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "binding_record.h"
 #include "xalloc.h"
 
-/* One queued change; its strings live in `text`. user NULL never happens:
- * a delete has contact set and no other field. */
+/* One queued change. A save's user, contact and record live in `block`; a
+ * delete has only its id. */
 typedef struct op {
     int is_delete;
-    reg_persist_row_t row;
-    char *text;
+    uint64_t id;
+    int64_t expires_wall_ms;
+    const char *user, *contact;
+    const unsigned char *record;
+    size_t record_len;
+    char *block;
 } op_t;
 
 typedef struct queue {
@@ -21,9 +27,16 @@ typedef struct queue {
     size_t n, cap;
 } queue_t;
 
+/* Saves go to the file ROWS_PER_INSERT at a time where a batch has that
+ * many in a row (a registration burst): a statement costs SQLite its
+ * set-up and tear-down once per step, about a quarter of the writer's
+ * work per binding when each row is its own statement. */
+#define ROWS_PER_INSERT 16
+#define PARAMS 5 /* per row: id, user, contact, expires_ms, binding */
+
 struct reg_persist {
     sqlite3 *db;
-    sqlite3_stmt *upsert, *remove;
+    sqlite3_stmt *upsert, *upsert_many, *remove;
     uint32_t interval_ms;
     size_t max_queue;
     pthread_t thread;
@@ -36,59 +49,21 @@ struct reg_persist {
     char last_error[256];      /* under lock */
 };
 
-static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS bindings ("
-    " user TEXT NOT NULL, contact TEXT NOT NULL, aor TEXT NOT NULL, call_id TEXT NOT NULL,"
-    " cseq INTEGER NOT NULL, q INTEGER NOT NULL, transport INTEGER NOT NULL, behind_nat INTEGER NOT NULL,"
-    " socket_id INTEGER NOT NULL, source TEXT NOT NULL, user_agent TEXT NOT NULL,"
-    " expires_ms INTEGER NOT NULL, registered_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,"
-    " PRIMARY KEY (user, contact)) WITHOUT ROWID;";
+/* The file's layout, kept in PRAGMA user_version. */
+#define LAYOUT_VERSION 2
+
+/* One row per binding, keyed by the binding's id as its rowid: bindings
+ * are numbered in order, so a new one goes at the end of the table, which
+ * SQLite does without rebalancing pages (keyed by account and contact, as
+ * layout 1 was, every insert lands among the others). The account, contact
+ * and expiry are columns, to read the file with sqlite3 and to drop the
+ * expired ones at start; the rest is one blob (binding_record.h). */
+static const char schema[] = "CREATE TABLE bindings (id INTEGER PRIMARY KEY, user TEXT NOT NULL,"
+                             " contact TEXT NOT NULL, expires_ms INTEGER NOT NULL, binding BLOB NOT NULL)";
 
 static void set_error(char *err, size_t errlen, const char *what, sqlite3 *db)
 {
     snprintf(err, errlen, "%s: %s", what, db ? sqlite3_errmsg(db) : "out of memory");
-}
-
-reg_persist_t *reg_persist_open(const char *path, uint32_t interval_ms, size_t max_queue, char *err, size_t errlen)
-{
-    sqlite3 *db = NULL;
-    /* NOMUTEX: the connection is used by one thread at a time (the loader
-     * at start, then only the writer) */
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
-        SQLITE_OK) {
-        set_error(err, errlen, "cannot open", db);
-        sqlite3_close(db);
-        return NULL;
-    }
-    sqlite3_busy_timeout(db, 2000);
-    char *msg = NULL;
-    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK ||
-        sqlite3_exec(db, schema, NULL, NULL, &msg) != SQLITE_OK) {
-        snprintf(err, errlen, "%s", msg ? msg : "cannot create the bindings table");
-        sqlite3_free(msg);
-        sqlite3_close(db);
-        return NULL;
-    }
-    reg_persist_t *p = reg_xcalloc(1, sizeof *p);
-    p->db = db;
-    p->interval_ms = interval_ms ? interval_ms : 1000;
-    p->max_queue = max_queue ? max_queue : 1;
-    if (sqlite3_prepare_v2(db,
-                           "INSERT OR REPLACE INTO bindings (user, contact, aor, call_id, cseq, q, transport,"
-                           " behind_nat, socket_id, source, user_agent, expires_ms, registered_ms, updated_ms)"
-                           " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           -1, &p->upsert, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "DELETE FROM bindings WHERE user = ? AND contact = ?", -1, &p->remove, NULL) !=
-            SQLITE_OK) {
-        set_error(err, errlen, "cannot prepare statements", db);
-        sqlite3_finalize(p->upsert);
-        sqlite3_close(db);
-        free(p);
-        return NULL;
-    }
-    pthread_mutex_init(&p->lock, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    return p;
 }
 
 static const char *column_text(sqlite3_stmt *st, int i)
@@ -97,31 +72,58 @@ static const char *column_text(sqlite3_stmt *st, int i)
     return t ? (const char *)t : "";
 }
 
-long reg_persist_load(reg_persist_t *p, int64_t now_wall_ms, void (*fn)(const reg_persist_row_t *row, void *ud),
-                      void *ud, char *err, size_t errlen)
+/* A save of row, its text copied into one block. */
+static op_t save_op(const reg_persist_row_t *row)
 {
-    sqlite3_stmt *del = NULL, *sel = NULL;
-    if (sqlite3_prepare_v2(p->db, "DELETE FROM bindings WHERE expires_ms <= ?", -1, &del, NULL) != SQLITE_OK) {
-        set_error(err, errlen, "cannot read bindings", p->db);
-        return -1;
-    }
-    sqlite3_bind_int64(del, 1, now_wall_ms);
-    int rc = sqlite3_step(del);
-    sqlite3_finalize(del);
-    if (rc != SQLITE_DONE) {
-        set_error(err, errlen, "cannot drop expired bindings", p->db);
-        return -1;
-    }
-    if (sqlite3_prepare_v2(p->db,
-                           "SELECT user, contact, aor, call_id, cseq, q, transport, behind_nat, socket_id, source,"
-                           " user_agent, expires_ms, registered_ms, updated_ms FROM bindings",
-                           -1, &sel, NULL) != SQLITE_OK) {
-        set_error(err, errlen, "cannot read bindings", p->db);
-        return -1;
-    }
-    long n = 0;
-    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+    const char *user = row->user ? row->user : "", *contact = row->contact ? row->contact : "";
+    size_t lu = strlen(user) + 1, lc = strlen(contact) + 1;
+    op_t o = {.id = row->id, .expires_wall_ms = row->expires_wall_ms, .record_len = reg_record_size(row)};
+    o.block = reg_xmalloc(lu + lc + o.record_len);
+    memcpy(o.block, user, lu);
+    memcpy(o.block + lu, contact, lc);
+    reg_record_write(row, (unsigned char *)o.block + lu + lc);
+    o.user = o.block;
+    o.contact = o.block + lu;
+    o.record = (const unsigned char *)o.block + lu + lc;
+    return o;
+}
+
+static void op_free(op_t *o)
+{
+    free(o->block);
+}
+
+/* A save's values as parameters first+1 .. first+PARAMS of an upsert. */
+static void bind_save(sqlite3_stmt *st, int first, const op_t *o)
+{
+    sqlite3_bind_int64(st, first + 1, (sqlite3_int64)o->id);
+    sqlite3_bind_text(st, first + 2, o->user, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, first + 3, o->contact, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, first + 4, o->expires_wall_ms);
+    sqlite3_bind_blob(st, first + 5, o->record, (int)o->record_len, SQLITE_STATIC);
+}
+
+static int exec(sqlite3 *db, const char *sql)
+{
+    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+}
+
+/* Layout 1 (a column per field, keyed by account and contact) into the
+ * new table, its rows numbered in their order. 1, or 0. */
+static int convert_layout_1(sqlite3 *db)
+{
+    sqlite3_stmt *sel = NULL, *ins = NULL;
+    int ok = sqlite3_prepare_v2(db,
+                                "SELECT user, contact, aor, call_id, cseq, q, transport, behind_nat, socket_id,"
+                                " source, user_agent, expires_ms, registered_ms, updated_ms FROM bindings_layout_1",
+                                -1, &sel, NULL) == SQLITE_OK &&
+             sqlite3_prepare_v2(db, "INSERT INTO bindings (id, user, contact, expires_ms, binding) VALUES (?,?,?,?,?)",
+                                -1, &ins, NULL) == SQLITE_OK;
+    uint64_t id = 0;
+    int rc = SQLITE_DONE;
+    while (ok && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
         reg_persist_row_t row = {
+            .id = ++id,
             .user = column_text(sel, 0),
             .contact = column_text(sel, 1),
             .aor = column_text(sel, 2),
@@ -137,20 +139,100 @@ long reg_persist_load(reg_persist_t *p, int64_t now_wall_ms, void (*fn)(const re
             .registered_wall_ms = sqlite3_column_int64(sel, 12),
             .updated_wall_ms = sqlite3_column_int64(sel, 13),
         };
-        fn(&row, ud);
-        n++;
+        op_t o = save_op(&row);
+        bind_save(ins, 0, &o);
+        ok = sqlite3_step(ins) == SQLITE_DONE;
+        sqlite3_reset(ins);
+        op_free(&o);
     }
+    ok = ok && rc == SQLITE_DONE;
     sqlite3_finalize(sel);
-    if (rc != SQLITE_DONE) {
-        set_error(err, errlen, "cannot read bindings", p->db);
-        return -1;
-    }
-    return n;
+    sqlite3_finalize(ins);
+    return ok;
 }
 
-static void op_free(op_t *o)
+/* Brings the file to LAYOUT_VERSION: the table in a new file; a layout 1
+ * file (sipswitch before this layout) converted, rows kept. 0, or -1 (err). */
+static int upgrade(sqlite3 *db, char *err, size_t errlen)
 {
-    free(o->text);
+    sqlite3_stmt *st = NULL;
+    int version = -1, layout_1 = 0;
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (version == LAYOUT_VERSION)
+        return 0;
+    if (version < 0 || version > LAYOUT_VERSION) {
+        if (version < 0)
+            set_error(err, errlen, "cannot read the layout version", db);
+        else
+            snprintf(err, errlen, "bindings written by a newer sipswitch (layout %d, this one reads %d)", version,
+                     LAYOUT_VERSION);
+        return -1;
+    }
+    int ok = exec(db, "BEGIN IMMEDIATE");
+    if (ok && sqlite3_prepare_v2(db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'bindings'", -1,
+                                 &st, NULL) == SQLITE_OK)
+        layout_1 = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    ok = ok && (!layout_1 || exec(db, "ALTER TABLE bindings RENAME TO bindings_layout_1")) && exec(db, schema) &&
+         (!layout_1 || (convert_layout_1(db) && exec(db, "DROP TABLE bindings_layout_1"))) &&
+         exec(db, "PRAGMA user_version = 2") && exec(db, "COMMIT");
+    if (!ok) {
+        set_error(err, errlen, "cannot lay out the bindings table", db);
+        exec(db, "ROLLBACK");
+        return -1;
+    }
+    return 0;
+}
+
+reg_persist_t *reg_persist_open(const char *path, uint32_t interval_ms, size_t max_queue, char *err, size_t errlen)
+{
+    sqlite3 *db = NULL;
+    /* NOMUTEX: the connection is used by one thread at a time (the loader
+     * at start, then only the writer) */
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        set_error(err, errlen, "cannot open", db);
+        sqlite3_close(db);
+        return NULL;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    char *msg = NULL;
+    if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL, NULL, &msg) != SQLITE_OK) {
+        snprintf(err, errlen, "%s", msg ? msg : "cannot set the journal mode");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        return NULL;
+    }
+    if (upgrade(db, err, errlen) != 0) {
+        sqlite3_close(db);
+        return NULL;
+    }
+    reg_persist_t *p = reg_xcalloc(1, sizeof *p);
+    p->db = db;
+    p->interval_ms = interval_ms ? interval_ms : 1000;
+    p->max_queue = max_queue ? max_queue : 1;
+    char upsert[128 + ROWS_PER_INSERT * (2 * PARAMS + 2)];
+    size_t n = (size_t)snprintf(upsert, sizeof upsert, "%s",
+                                "INSERT OR REPLACE INTO bindings (id, user, contact, expires_ms, binding)"
+                                " VALUES (?,?,?,?,?)");
+    size_t one_row = n; /* the statement for one row ends here */
+    for (int i = 1; i < ROWS_PER_INSERT; i++)
+        n += (size_t)snprintf(upsert + n, sizeof upsert - n, ",(?,?,?,?,?)");
+    if (sqlite3_prepare_v2(db, upsert, (int)one_row, &p->upsert, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, upsert, (int)n, &p->upsert_many, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "DELETE FROM bindings WHERE id = ?", -1, &p->remove, NULL) != SQLITE_OK) {
+        set_error(err, errlen, "cannot prepare statements", db);
+        sqlite3_finalize(p->upsert);
+        sqlite3_finalize(p->upsert_many);
+        sqlite3_close(db);
+        free(p);
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    return p;
 }
 
 static void queue_push(reg_persist_t *p, op_t *o)
@@ -172,69 +254,99 @@ static void queue_push(reg_persist_t *p, op_t *o)
     pthread_mutex_unlock(&p->lock);
 }
 
-/* Copies the strings of a row into one block owned by the op. */
-static void pack(op_t *o, const reg_persist_row_t *row)
-{
-    const char *src[6] = {row->user, row->aor, row->contact, row->call_id, row->source, row->user_agent};
-    size_t total = 0;
-    for (int i = 0; i < 6; i++)
-        total += strlen(src[i] ? src[i] : "") + 1;
-    o->text = reg_xmalloc(total);
-    o->row = *row;
-    const char **dst[6] = {&o->row.user, &o->row.aor, &o->row.contact, &o->row.call_id, &o->row.source,
-                           &o->row.user_agent};
-    char *t = o->text;
-    for (int i = 0; i < 6; i++) {
-        size_t n = strlen(src[i] ? src[i] : "") + 1;
-        memcpy(t, src[i] ? src[i] : "", n);
-        *dst[i] = t;
-        t += n;
-    }
-}
-
 void reg_persist_save(reg_persist_t *p, const reg_persist_row_t *row)
 {
     if (!p)
         return;
-    op_t o = {0};
-    pack(&o, row);
+    op_t o = save_op(row);
     queue_push(p, &o);
 }
 
-void reg_persist_delete(reg_persist_t *p, const char *user, const char *contact)
+void reg_persist_delete(reg_persist_t *p, uint64_t id)
 {
     if (!p)
         return;
-    op_t o = {.is_delete = 1};
-    reg_persist_row_t row = {.user = user, .contact = contact};
-    pack(&o, &row);
+    op_t o = {.is_delete = 1, .id = id};
     queue_push(p, &o);
+}
+
+long reg_persist_load(reg_persist_t *p, int64_t now_wall_ms, void (*fn)(const reg_persist_row_t *row, void *ud),
+                      void *ud, char *err, size_t errlen)
+{
+    sqlite3_stmt *del = NULL, *sel = NULL;
+    if (sqlite3_prepare_v2(p->db, "DELETE FROM bindings WHERE expires_ms <= ?", -1, &del, NULL) != SQLITE_OK) {
+        set_error(err, errlen, "cannot read bindings", p->db);
+        return -1;
+    }
+    sqlite3_bind_int64(del, 1, now_wall_ms);
+    int rc = sqlite3_step(del);
+    sqlite3_finalize(del);
+    if (rc != SQLITE_DONE) {
+        set_error(err, errlen, "cannot drop expired bindings", p->db);
+        return -1;
+    }
+    if (sqlite3_prepare_v2(p->db, "SELECT id, user, contact, expires_ms, binding FROM bindings", -1, &sel, NULL) !=
+        SQLITE_OK) {
+        set_error(err, errlen, "cannot read bindings", p->db);
+        return -1;
+    }
+    long n = 0;
+    while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        reg_persist_row_t row = {
+            .id = (uint64_t)sqlite3_column_int64(sel, 0),
+            .user = column_text(sel, 1),
+            .contact = column_text(sel, 2),
+            .expires_wall_ms = sqlite3_column_int64(sel, 3),
+        };
+        const unsigned char *rec = sqlite3_column_blob(sel, 4);
+        if (reg_record_read(rec, (size_t)sqlite3_column_bytes(sel, 4), &row) != 0) {
+            reg_persist_delete(p, row.id); /* not a record this code wrote: nothing to restore */
+            continue;
+        }
+        fn(&row, ud);
+        n++;
+    }
+    sqlite3_finalize(sel);
+    if (rc != SQLITE_DONE) {
+        set_error(err, errlen, "cannot read bindings", p->db);
+        return -1;
+    }
+    return n;
+}
+
+static int run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
 }
 
 static int apply(reg_persist_t *p, const op_t *o)
 {
-    sqlite3_stmt *st = o->is_delete ? p->remove : p->upsert;
-    const reg_persist_row_t *r = &o->row;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, r->user, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, r->contact, -1, SQLITE_STATIC);
-    if (!o->is_delete) {
-        sqlite3_bind_text(st, 3, r->aor, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, r->call_id, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 5, r->cseq);
-        sqlite3_bind_int(st, 6, r->q);
-        sqlite3_bind_int(st, 7, r->transport);
-        sqlite3_bind_int(st, 8, r->behind_nat);
-        sqlite3_bind_int64(st, 9, (sqlite3_int64)r->socket_id);
-        sqlite3_bind_text(st, 10, r->source, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 11, r->user_agent, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 12, r->expires_wall_ms);
-        sqlite3_bind_int64(st, 13, r->registered_wall_ms);
-        sqlite3_bind_int64(st, 14, r->updated_wall_ms);
+    if (o->is_delete) {
+        sqlite3_bind_int64(p->remove, 1, (sqlite3_int64)o->id);
+        return run(p->remove);
     }
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    bind_save(p->upsert, 0, o);
+    return run(p->upsert);
+}
+
+/* ROWS_PER_INSERT upserts in one statement: its rows go in in order, so a
+ * binding saved twice ends as the later save, as one by one. */
+static int apply_many(reg_persist_t *p, const op_t *ops)
+{
+    for (int i = 0; i < ROWS_PER_INSERT; i++)
+        bind_save(p->upsert_many, i * PARAMS, &ops[i]);
+    return run(p->upsert_many);
+}
+
+/* How many upserts in a row the batch has from i on, at most ROWS_PER_INSERT. */
+static size_t upserts_from(const queue_t *batch, size_t i)
+{
+    size_t k = 0;
+    while (k < ROWS_PER_INSERT && i + k < batch->n && !batch->ops[i + k].is_delete)
+        k++;
+    return k;
 }
 
 static uint64_t now_us(void)
@@ -250,8 +362,15 @@ static int commit_batch(reg_persist_t *p, queue_t *batch)
 {
     uint64_t start = now_us();
     int ok = sqlite3_exec(p->db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
-    for (size_t i = 0; ok && i < batch->n; i++)
-        ok = apply(p, &batch->ops[i]) == 0;
+    for (size_t i = 0; ok && i < batch->n;) {
+        if (upserts_from(batch, i) == ROWS_PER_INSERT) {
+            ok = apply_many(p, &batch->ops[i]) == 0;
+            i += ROWS_PER_INSERT;
+        } else {
+            ok = apply(p, &batch->ops[i]) == 0;
+            i++;
+        }
+    }
     ok = ok && sqlite3_exec(p->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
     char why[200] = "";
     if (!ok) {
@@ -381,6 +500,7 @@ void reg_persist_close(reg_persist_t *p)
         op_free(&p->pending.ops[i]);
     free(p->pending.ops);
     sqlite3_finalize(p->upsert);
+    sqlite3_finalize(p->upsert_many);
     sqlite3_finalize(p->remove);
     sqlite3_close(p->db);
     pthread_mutex_destroy(&p->lock);

@@ -1,6 +1,6 @@
 /* Bindings on disk, so that a restart keeps registrations (DESIGN.md: "a
  * restart keeps registrations"): an SQLite file, one row per binding keyed
- * by (user, contact).
+ * by the binding's id (which therefore outlives a restart).
  *
  * Written behind the call path: the signaling thread only queues changes;
  * a writer thread commits whatever is queued once per interval in a single
@@ -17,6 +17,7 @@
 typedef struct reg_persist reg_persist_t;
 
 typedef struct reg_persist_row {
+    uint64_t id; /* the binding's: unique in the file, and above 0 */
     const char *user, *aor, *contact, *call_id, *source, *user_agent;
     uint32_t cseq;
     int q, transport, behind_nat;
@@ -24,20 +25,23 @@ typedef struct reg_persist_row {
     int64_t expires_wall_ms, registered_wall_ms, updated_wall_ms;
 } reg_persist_row_t;
 
-/* Opens (creating) the file and its table. NULL with err filled on failure. */
+/* Opens (creating) the file and its table; a file of an older layout is
+ * converted, its rows kept. NULL with err filled on failure. */
 reg_persist_t *reg_persist_open(const char *path, uint32_t interval_ms, size_t max_queue, char *err, size_t errlen);
 
 /* Before reg_persist_start: deletes the rows expired at now_wall_ms and
- * calls fn for each other one. The number of rows given, or -1 (err). */
+ * calls fn for each other one (a row that cannot be read is deleted). The
+ * number of rows given, or -1 (err). */
 long reg_persist_load(reg_persist_t *p, int64_t now_wall_ms, void (*fn)(const reg_persist_row_t *row, void *ud),
                       void *ud, char *err, size_t errlen);
 
 /* Starts the writer thread. 0, or -1 (err). */
 int reg_persist_start(reg_persist_t *p, char *err, size_t errlen);
 
-/* Queue an insert-or-replace / a delete (signaling thread; copies the text). */
+/* Queue an insert-or-replace of the row with this id / a delete (signaling
+ * thread; copies the text). */
 void reg_persist_save(reg_persist_t *p, const reg_persist_row_t *row);
-void reg_persist_delete(reg_persist_t *p, const char *user, const char *contact);
+void reg_persist_delete(reg_persist_t *p, uint64_t id);
 
 typedef struct reg_persist_stats {
     uint64_t queued;        /* changes waiting for the next commit */

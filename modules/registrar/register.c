@@ -19,6 +19,7 @@
 #include "nat_detect.h"
 #include "registrar.h"
 #include "sip_uri.h"
+#include "text_out.h"
 
 /* Most contacts one REGISTER may carry (any more is refused with 400,
  * before the per-AOR limit applies). */
@@ -30,42 +31,6 @@ static sw_hook_result_t reply(sw_msg_t *req, int code, const char *reason, const
     if (code >= 300)
         registrar.api->stat_add(registrar.st.refused, 1);
     return SW_HOOK_HANDLED;
-}
-
-/* Bounded appends into a caller's buffer, for the text the REGISTER path
- * writes on every request (printf's format parsing costs more than the
- * copying). Once something did not fit, `full` stays set and the text is
- * not to be used. */
-typedef struct text_out {
-    char *p;
-    size_t n, cap;
-    int full;
-} text_out_t;
-
-static void put(text_out_t *o, const char *s, size_t len)
-{
-    if (o->full || len >= o->cap - o->n) {
-        o->full = 1;
-        return;
-    }
-    memcpy(o->p + o->n, s, len);
-    o->n += len;
-    o->p[o->n] = '\0';
-}
-
-static void put_str(text_out_t *o, const char *s)
-{
-    put(o, s, strlen(s));
-}
-
-static void put_uint(text_out_t *o, uint64_t v)
-{
-    char digits[20];
-    size_t n = 0;
-    do
-        digits[sizeof digits - ++n] = (char)('0' + v % 10);
-    while ((v /= 10) != 0);
-    put(o, digits + sizeof digits - n, n);
 }
 
 /* The AOR's user part into user, and "sip:user@host[:port]" into aor. */
@@ -83,16 +48,16 @@ static int read_aor(const sw_msg_t *req, char *user, size_t ulen, char *aor, siz
     user[u.user_len] = '\0';
     int v6 = memchr(u.host, ':', u.host_len) != NULL;
     text_out_t o = {.p = aor, .cap = alen};
-    put(&o, u.scheme, u.scheme_len);
-    put(&o, ":", 1);
-    put(&o, user, u.user_len);
-    put(&o, v6 ? "@[" : "@", v6 ? 2 : 1);
-    put(&o, u.host, u.host_len);
+    text_put(&o, u.scheme, u.scheme_len);
+    text_put(&o, ":", 1);
+    text_put(&o, user, u.user_len);
+    text_put(&o, v6 ? "@[" : "@", v6 ? 2 : 1);
+    text_put(&o, u.host, u.host_len);
     if (v6)
-        put(&o, "]", 1);
+        text_put(&o, "]", 1);
     if (u.port) {
-        put(&o, ":", 1);
-        put_uint(&o, u.port);
+        text_put(&o, ":", 1);
+        text_put_uint(&o, u.port);
     }
     return o.full ? -1 : 0;
 }
@@ -137,8 +102,10 @@ static const char *date_header(void)
 }
 
 /* The 200's Contact lines: every binding the AOR has now, with what is
- * left of its expiry (RFC 3261 10.3 step 8), and Date. */
-static void success_headers(const char *user, char **out)
+ * left of its expiry (RFC 3261 10.3 step 8), and Date. Written into buf
+ * when they fit (one device: the usual case), else into an allocation the
+ * caller frees (the pointer returned is not buf). */
+static char *success_headers(const char *user, char *buf, size_t buf_len)
 {
     const sw_api_t *api = registrar.api;
     const reg_aor_t *a = reg_store_find(registrar.store, user);
@@ -146,23 +113,23 @@ static void success_headers(const char *user, char **out)
     size_t cap = strlen(date) + 1;
     for (size_t i = 0; a && i < a->n; i++)
         cap += strlen(a->bindings[i]->contact) + 48;
-    text_out_t o = {.p = api->alloc(cap), .cap = cap};
+    text_out_t o = {.p = cap <= buf_len ? buf : api->alloc(cap), .cap = cap};
     uint64_t now = api->now_ms();
     for (size_t i = 0; a && i < a->n; i++) {
         const reg_binding_t *b = a->bindings[i];
-        put(&o, "Contact: <", 10);
-        put_str(&o, b->contact);
-        put(&o, ">;expires=", 10);
-        put_uint(&o, reg_binding_seconds_left(b, now));
+        text_put(&o, "Contact: <", 10);
+        text_put_str(&o, b->contact);
+        text_put(&o, ">;expires=", 10);
+        text_put_uint(&o, reg_binding_seconds_left(b, now));
         if (b->q >= 0) {
             char q[8] = {';', 'q', '=', (char)('0' + b->q / 1000), '.', (char)('0' + b->q / 100 % 10),
                          (char)('0' + b->q / 10 % 10), (char)('0' + b->q % 10)};
-            put(&o, q, sizeof q);
+            text_put(&o, q, sizeof q);
         }
-        put(&o, "\r\n", 2);
+        text_put(&o, "\r\n", 2);
     }
-    put_str(&o, date);
-    *out = o.p;
+    text_put_str(&o, date);
+    return o.p;
 }
 
 sw_hook_result_t registrar_handle_register(sw_msg_t *req, const char *ip, unsigned port)
@@ -178,9 +145,7 @@ sw_hook_result_t registrar_handle_register(sw_msg_t *req, const char *ip, unsign
                  "REGISTER for '%s' from %s: not in its allowed_ips", user, ip);
         return reply(req, 403, "Forbidden (address not allowed)", NULL);
     }
-    char key[REG_USER_MAX + 64];
-    registrar_suspend_key(user, ip, key, sizeof key);
-    if (reg_blocklist_blocked_for(registrar.suspended, key, api->now_ms()))
+    if (registrar_suspended(user, ip))
         return reply(req, 403, "Forbidden (registration suspended)", NULL);
 
     sw_hook_result_t verdict = registrar_authenticate(req, ip, user, 1, &acc);
@@ -199,15 +164,19 @@ sw_hook_result_t registrar_handle_register(sw_msg_t *req, const char *ip, unsign
     if (star && (n_headers != 1 || n != 0 || header_expires != 0))
         return reply(req, 400, "Bad Request (Contact: * needs Expires: 0 and no other contact)", NULL);
 
+    /* every contact must be a SIP URI; the first one's host tells NAT too */
+    reg_uri_t first;
+    for (size_t i = 0; i < n; i++) {
+        reg_uri_t u;
+        if (reg_uri_parse(contacts[i].uri, contacts[i].uri_len, i ? &u : &first) != 0)
+            return reply(req, 400, "Bad Request (contact is not a SIP URI)", NULL);
+    }
     int udp = api->msg_transport(req) == SW_TRANSPORT_UDP;
-    int nat = reg_behind_nat(api->msg_header(req, "Via", 0), n ? contacts[0].uri : NULL, n ? contacts[0].uri_len : 0,
-                             ip, port, udp);
+    int nat = reg_behind_nat_host(api->msg_header(req, "Via", 0), n ? first.host : NULL, n ? first.host_len : 0, ip,
+                                  port, udp);
     uint32_t cap = nat ? registrar.set.nat_expire_s : registrar.set.expire_s;
     reg_contact_req_t wanted[CONTACTS_MAX];
     for (size_t i = 0; i < n; i++) {
-        reg_uri_t u;
-        if (reg_uri_parse(contacts[i].uri, contacts[i].uri_len, &u) != 0)
-            return reply(req, 400, "Bad Request (contact is not a SIP URI)", NULL);
         int64_t asked = contacts[i].expires >= 0 ? contacts[i].expires : header_expires >= 0 ? header_expires : cap;
         if (asked > 0 && asked < registrar.set.min_expires_s) {
             char extra[48];
@@ -226,9 +195,9 @@ sw_hook_result_t registrar_handle_register(sw_msg_t *req, const char *ip, unsign
     const char *src = api->msg_source(req), *ua = api->msg_header(req, "User-Agent", 0);
     source[0] = agent[0] = '\0';
     if (src)
-        put(&src_out, src, strnlen(src, sizeof source - 1));
+        text_put(&src_out, src, strnlen(src, sizeof source - 1));
     if (ua)
-        put(&agent_out, ua, strnlen(ua, sizeof agent - 1));
+        text_put(&agent_out, ua, strnlen(ua, sizeof agent - 1));
     reg_register_t r = {
         .user = user,
         .aor = aor,
@@ -261,9 +230,10 @@ sw_hook_result_t registrar_handle_register(sw_msg_t *req, const char *ip, unsign
         return reply(req, 403, "Forbidden (too many contacts)", NULL);
     }
     api->stat_add(registrar.st.registrations, 1);
-    char *extra;
-    success_headers(user, &extra);
+    char buf[512];
+    char *extra = success_headers(user, buf, sizeof buf);
     api->msg_reply(req, 200, "OK", extra);
-    api->free(extra);
+    if (extra != buf)
+        api->free(extra);
     return SW_HOOK_HANDLED;
 }

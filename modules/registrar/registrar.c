@@ -211,6 +211,7 @@ static void persist_row(const reg_binding_t *b, reg_persist_row_t *row)
     const sw_api_t *api = registrar.api;
     int64_t left_ms = (int64_t)b->expires_at_ms - (int64_t)api->now_ms();
     *row = (reg_persist_row_t){
+        .id = b->id,
         .user = b->aor->user,
         .aor = b->aor->aor ? b->aor->aor : "",
         .contact = b->contact,
@@ -256,7 +257,7 @@ void registrar_on_change(const reg_binding_t *b, reg_change_t kind, void *ud)
         persist_row(b, &row);
         reg_persist_save(registrar.persist, &row);
     } else {
-        reg_persist_delete(registrar.persist, b->aor->user, b->contact);
+        reg_persist_delete(registrar.persist, b->id);
         api->stat_add(kind == REG_CHANGE_EXPIRED ? registrar.st.expired : registrar.st.unregistrations, 1);
     }
     if (kind != REG_CHANGE_REFRESHED)
@@ -585,6 +586,7 @@ static int registrar_init(sw_module_t *self, const sw_api_t *a, const sw_config_
     }
     registrar.store = reg_store_new();
     registrar.nonces = reg_nonces_new();
+    registrar.hasher = reg_hasher_new();
     registrar.blocked_ips = reg_blocklist_new(100000);
     registrar.suspended = reg_blocklist_new(100000);
     registrar_blocks_configure(cfg);
@@ -637,14 +639,9 @@ static void restore_row(const reg_persist_row_t *row, void *ud)
 {
     size_t *kept = ud;
     const sw_api_t *api = registrar.api;
-    if (!reg_accounts_find(registrar.accounts, row->user)) {
-        reg_persist_delete(registrar.persist, row->user, row->contact);
-        return;
-    }
     int64_t left_ms = row->expires_wall_ms - (int64_t)api->wallclock_ms();
-    if (left_ms <= 0)
-        return;
     reg_restore_t r = {
+        .id = row->id,
         .user = row->user,
         .aor = row->aor,
         .contact = row->contact,
@@ -656,12 +653,17 @@ static void restore_row(const reg_persist_row_t *row, void *ud)
         .transport = row->transport,
         .behind_nat = row->behind_nat,
         .socket_id = row->socket_id,
-        .expires_s = (uint32_t)((left_ms + 999) / 1000),
+        .expires_s = left_ms > 0 ? (uint32_t)((left_ms + 999) / 1000) : 0,
         .registered_wall_ms = row->registered_wall_ms,
         .updated_wall_ms = row->updated_wall_ms,
     };
-    if (reg_store_restore(registrar.store, &r, api->now_ms()))
+    /* an account no longer in cfg, an expired or unusable row, or a contact
+     * twice: the row goes, so that no row outlives its binding */
+    if (reg_accounts_find(registrar.accounts, row->user) && r.expires_s > 0 &&
+        reg_store_restore(registrar.store, &r, api->now_ms()))
         (*kept)++;
+    else
+        reg_persist_delete(registrar.persist, row->id);
 }
 
 /* The db's directory, made if missing (one level: /var/lib/sipswitch). */
@@ -748,6 +750,7 @@ static void registrar_destroy(sw_module_t *self)
     reg_store_free(registrar.store);
     reg_accounts_free(registrar.accounts);
     reg_nonces_free(registrar.nonces);
+    reg_hasher_free(registrar.hasher);
     reg_blocklist_free(registrar.blocked_ips);
     reg_blocklist_free(registrar.suspended);
     registrar.api->free(registrar.db_path);

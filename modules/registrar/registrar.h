@@ -50,6 +50,7 @@ typedef struct registrar {
     reg_accounts_t *accounts;
     reg_store_t *store;
     reg_nonces_t *nonces;
+    reg_hasher_t *hasher;          /* the digest computations of every request */
     reg_blocklist_t *blocked_ips;  /* SS_AUTHENTICATION_MAX_RETRY / _FAILED_SUSPEND, key: IP */
     reg_blocklist_t *suspended;    /* SS_ENDPOINT_REGISTER_RETRY / _SUSPEND, key: "account@IP" */
     reg_persist_t *persist;        /* NULL: bindings kept in memory only */
@@ -92,8 +93,9 @@ sw_hook_result_t registrar_authenticate(sw_msg_t *req, const char *ip, const cha
 /* True when the request carries Digest credentials for our realm. */
 int registrar_has_credentials(const sw_msg_t *req);
 
-/* The key of an account's suspension from one source. */
-void registrar_suspend_key(const char *user, const char *ip, char *out, size_t len);
+/* 1 when the account is suspended for registrations from this IP
+ * (SS_ENDPOINT_REGISTER_RETRY/SUSPEND). */
+int registrar_suspended(const char *user, const char *ip);
 
 /* The blocks as cfg and the management API see them (blocks.c). Check
  * the suspend times (-1, error set) before configuring the lists with them. */

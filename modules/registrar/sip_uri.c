@@ -60,7 +60,9 @@ int reg_uri_parse(const char *u, size_t len, reg_uri_t *out)
     if (!colon)
         return -1;
     size_t sl = (size_t)(colon - u);
-    if (!((sl == 3 && strncasecmp(u, "sip", 3) == 0) || (sl == 4 && strncasecmp(u, "sips", 4) == 0)))
+    /* "sip" or "sips" in any case (| 0x20 folds the letters, and only them, onto s, i, p) */
+    if ((sl != 3 && sl != 4) || (u[0] | 0x20) != 's' || (u[1] | 0x20) != 'i' || (u[2] | 0x20) != 'p' ||
+        (sl == 4 && (u[3] | 0x20) != 's'))
         return -1;
     out->scheme = u;
     out->scheme_len = sl;
@@ -95,9 +97,11 @@ int reg_uri_parse(const char *u, size_t len, reg_uri_t *out)
     }
     if (out->host_len == 0)
         return -1;
-    for (size_t k = 0; k < out->host_len; k++)
-        if (is_space(out->host[k]) || out->host[k] == '<' || out->host[k] == '>' || out->host[k] == '"')
+    for (size_t k = 0; k < out->host_len; k++) {
+        unsigned char c = (unsigned char)out->host[k];
+        if (c <= ' ' || c == '<' || c == '>' || c == '"') /* spaces and control characters included */
             return -1;
+    }
     if (i < end && u[i] == ':') {
         unsigned port = 0;
         size_t digits = 0;

@@ -9,27 +9,32 @@ typedef struct sip_state {
     uint64_t v[4];
 } sip_state_t;
 
-static uint64_t rotate_left(uint64_t x, unsigned bits)
+static inline uint64_t rotate_left(uint64_t x, unsigned bits)
 {
     return x << bits | x >> (64 - bits);
 }
 
-static uint64_t read_le64(const unsigned char *p)
+/* (written so that compilers see one little-endian load or store) */
+static inline uint64_t read_le64(const unsigned char *p)
 {
-    uint64_t x = 0;
-    for (unsigned i = 8; i-- > 0;)
-        x = x << 8 | p[i];
-    return x;
+    return (uint64_t)p[0] | (uint64_t)p[1] << 8 | (uint64_t)p[2] << 16 | (uint64_t)p[3] << 24 |
+           (uint64_t)p[4] << 32 | (uint64_t)p[5] << 40 | (uint64_t)p[6] << 48 | (uint64_t)p[7] << 56;
 }
 
-static void write_le64(unsigned char *p, uint64_t x)
+static inline void write_le64(unsigned char *p, uint64_t x)
 {
-    for (unsigned i = 0; i < 8; i++, x >>= 8)
-        p[i] = (unsigned char)x;
+    p[0] = (unsigned char)x;
+    p[1] = (unsigned char)(x >> 8);
+    p[2] = (unsigned char)(x >> 16);
+    p[3] = (unsigned char)(x >> 24);
+    p[4] = (unsigned char)(x >> 32);
+    p[5] = (unsigned char)(x >> 40);
+    p[6] = (unsigned char)(x >> 48);
+    p[7] = (unsigned char)(x >> 56);
 }
 
 /* One SipRound: two add-rotate-xor halves that then cross. */
-static void sip_round(sip_state_t *s)
+static inline void sip_round(sip_state_t *s)
 {
     uint64_t *v = s->v;
     v[0] += v[1];
@@ -44,7 +49,7 @@ static void sip_round(sip_state_t *s)
     v[2] = rotate_left(v[2], 32);
 }
 
-static void absorb(sip_state_t *s, uint64_t word)
+static inline void absorb(sip_state_t *s, uint64_t word)
 {
     s->v[3] ^= word;
     sip_round(s);

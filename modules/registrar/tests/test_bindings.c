@@ -344,6 +344,20 @@ static void test_restore_and_nat_count(void **state)
     assert_int_equal(reg_store_expire(s, 66000, record, &ev), 1);
     assert_int_equal(reg_store_nat_count(s), 0);
     reg_store_free(s);
+
+    /* a restored binding keeps its id (its row on disk), and new ones are
+     * numbered above every id restored, whatever the order they came in */
+    s = reg_store_new();
+    r = (reg_restore_t){.id = 40, .user = "1001", .contact = "sip:a@h", .expires_s = 60};
+    assert_int_equal(reg_store_restore(s, &r, 0)->id, 40);
+    r = (reg_restore_t){.id = 7, .user = "1002", .contact = "sip:b@h", .expires_s = 60};
+    assert_int_equal(reg_store_restore(s, &r, 0)->id, 7);
+    c = (reg_contact_req_t){.uri = "sip:c@h", .uri_len = 7, .expires_s = 60, .q = -1};
+    rr = (reg_register_t){.user = "1003", .call_id = "c3", .cseq = 1, .replace = 1, .max_contacts = 3,
+                          .contacts = &c, .n_contacts = 1};
+    assert_int_equal(reg_store_register(s, &rr, NULL, NULL), REG_UPDATE_OK);
+    assert_int_equal(reg_store_find(s, "1003")->bindings[0]->id, 41);
+    reg_store_free(s);
 }
 
 int main(void)

@@ -1,6 +1,7 @@
 /* Digest authentication pieces: the Authorization header parser (RFC 7616
  * 3.4, including what devices get wrong and garbage), the computations
- * against the RFC 7616 and RFC 2617 test vectors, the constant-time
+ * against the RFC 7616 and RFC 2617 test vectors and libcrypto (one
+ * calculator reused as the registrar does), the constant-time
  * comparison, and the accounts table that precomputes HA1. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
 
 #include "accounts.h"
 #include "accounts_file.h"
@@ -192,6 +195,69 @@ static void test_rfc2617_vectors(void **state)
     assert_string_equal(resp, "670fd8c2df070c60b045671b8b24ff02");
 }
 
+/* H(text) in hex straight from libcrypto, to check the calculator against. */
+static void reference_hash(reg_digest_alg_t alg, const char *text, char *out)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    assert_int_equal(EVP_Digest(text, strlen(text), md, &n, alg == REG_ALG_SHA256 ? EVP_sha256() : EVP_md5(), NULL),
+                     1);
+    for (unsigned i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", md[i]);
+}
+
+/* The expected response, written out from RFC 7616 3.4.1 with qop=auth. */
+static void reference_response(reg_digest_alg_t alg, const char *ha1, const char *nonce, const char *method,
+                               const char *uri, char *out)
+{
+    static char a2[2048], whole[2048];
+    char ha2[REG_DIGEST_HEX_MAX];
+    snprintf(a2, sizeof a2, "%s:%s", method, uri);
+    reference_hash(alg, a2, ha2);
+    snprintf(whole, sizeof whole, "%s:%s:00000001:c0ffee:auth:%s", ha1, nonce, ha2);
+    reference_hash(alg, whole, out);
+}
+
+/* One calculator for many responses, as the registrar uses it: the
+ * H(method:uri) it remembers serves only for the same text (another URI
+ * of the same length, another method, then the first again), and texts
+ * longer than its buffers (a 700-byte URI) hash whole. */
+static void test_calculator_reuse(void **state)
+{
+    (void)state;
+    char long_uri[701];
+    memset(long_uri, 'x', sizeof long_uri - 1);
+    memcpy(long_uri, "sip:", 4);
+    long_uri[sizeof long_uri - 1] = '\0';
+    static const struct {
+        const char *method, *uri;
+    } requests[] = {
+        {"REGISTER", "sip:192.0.2.1:5060"}, {"REGISTER", "sip:192.0.2.1:5060"}, {"REGISTER", "sip:192.0.2.9:5060"},
+        {"INVITE", "sip:192.0.2.9:5060"},   {"REGISTER", "sip:192.0.2.1:5060"}, {"REGISTER", NULL},
+        {"REGISTER", NULL},                 {"REGISTER", "sip:192.0.2.1:5060"},
+    };
+    reg_hasher_t *h = reg_hasher_new();
+    for (int alg = 0; alg < REG_ALG_COUNT; alg++) {
+        char ha1[REG_DIGEST_HEX_MAX];
+        reg_hasher_ha1(h, (reg_digest_alg_t)alg, "1001", "sipswitch", "secret", ha1);
+        char expected_ha1[REG_DIGEST_HEX_MAX];
+        reference_hash((reg_digest_alg_t)alg, "1001:sipswitch:secret", expected_ha1);
+        assert_string_equal(ha1, expected_ha1);
+        for (size_t i = 0; i < sizeof requests / sizeof requests[0]; i++) {
+            const char *uri = requests[i].uri ? requests[i].uri : long_uri;
+            char got[REG_DIGEST_HEX_MAX], want[REG_DIGEST_HEX_MAX], nonce[16];
+            snprintf(nonce, sizeof nonce, "n%zu", i);
+            reg_hasher_response(h, (reg_digest_alg_t)alg, ha1, nonce, "00000001", "c0ffee", "auth",
+                                requests[i].method, uri, got);
+            reference_response((reg_digest_alg_t)alg, ha1, nonce, requests[i].method, uri, want);
+            if (strcmp(got, want) != 0)
+                fail_msg("alg %d, request %zu (%s %.30s): %s, expected %s", alg, i, requests[i].method, uri, got,
+                         want);
+        }
+    }
+    reg_hasher_free(h);
+}
+
 static void test_algorithms_and_compare(void **state)
 {
     (void)state;
@@ -314,6 +380,7 @@ int main(void)
         cmocka_unit_test(test_parse_random_garbage),
         cmocka_unit_test(test_rfc7616_vectors),
         cmocka_unit_test(test_rfc2617_vectors),
+        cmocka_unit_test(test_calculator_reuse),
         cmocka_unit_test(test_algorithms_and_compare),
         cmocka_unit_test(test_accounts_precompute_ha1),
         cmocka_unit_test(test_accounts_file),

@@ -198,7 +198,9 @@ static void test_block_after_max_failures(void **state)
     (void)state;
     reg_blocklist_t *b = reg_blocklist_new(100);
     reg_blocklist_configure(b, 3, 60000);
+    assert_true(reg_blocklist_is_empty(b));
     assert_int_equal(reg_blocklist_failure(b, "192.0.2.1", 0), 0);
+    assert_false(reg_blocklist_is_empty(b)); /* counting is not empty: callers must ask it */
     assert_int_equal(reg_blocklist_failure(b, "192.0.2.1", 10), 0);
     assert_int_equal(reg_blocklist_blocked_for(b, "192.0.2.1", 10), 0);
     assert_int_equal(reg_blocklist_failure(b, "192.0.2.1", 20), 1); /* the third blocks */
@@ -220,6 +222,11 @@ static void test_block_after_max_failures(void **state)
     assert_int_equal(reg_blocklist_failure(b, "10.0.0.1", 60000), 0);
     assert_int_equal(reg_blocklist_failure(b, "10.0.0.1", 120000), 0);
     assert_int_equal(reg_blocklist_blocked_for(b, "10.0.0.1", 120000), 0);
+    /* once every count is cleared and every block over, the list is empty again */
+    reg_blocklist_success(b, "10.0.0.1");
+    assert_false(reg_blocklist_is_empty(b)); /* 192.0.2.1 still blocked */
+    reg_blocklist_clear(b, "192.0.2.1");
+    assert_true(reg_blocklist_is_empty(b));
     reg_blocklist_free(b);
 }
 

@@ -207,6 +207,14 @@ static void test_ip_blocks_and_sources(void **state)
     assert_true(reg_ip_equal("::1", 3, "0:0::1", 6));
     assert_false(reg_ip_equal("127.0.0.1", 9, "127.0.0.2", 9));
     assert_false(reg_ip_equal("host", 4, "host", 4)); /* names are not addresses */
+    /* against an address known to be one: the same text, or the same
+     * address written otherwise; a name or another address never */
+    assert_true(reg_ip_names("192.0.2.1", 9, "192.0.2.1", 9));
+    assert_true(reg_ip_names("0:0::1", 6, "::1", 3));
+    assert_true(reg_ip_names("2001:DB8::1", 11, "2001:db8::1", 11));
+    assert_false(reg_ip_names("192.0.2.10", 10, "192.0.2.1", 9));
+    assert_false(reg_ip_names("192.0.2.1", 8, "192.0.2.1", 9)); /* only len bytes are the text */
+    assert_false(reg_ip_names("example.com", 11, "192.0.2.1", 9));
 }
 
 int main(void)
