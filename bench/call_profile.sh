@@ -52,7 +52,7 @@ cp "$build/sipswitch" sipswitch # a private copy: others may rebuild the tree me
 mkdir -p modules
 for m in $(bench_modules); do cp "$build/modules/$m/.libs/$m.so" modules/; done
 sc=$top/bench/scenarios hz=$(getconf CLK_TCK)
-sip=25360 gw_a=25371 gw_b=25372 http=25380
+sip=$(bench_port 25360) gw_a=$(bench_port 25371) gw_b=$(bench_port 25372) http=$(bench_port 25380)
 bench_sipswitch_cfg "$work/sw.cfg" $sip $http $gw_a $gw_b
 
 # One run: the switch (under WRAPPER..., if any), two gateways, the caller

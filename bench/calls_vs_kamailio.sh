@@ -94,10 +94,10 @@ hz=$(getconf CLK_TCK)
 servers=(sipswitch kamailio)
 [ "$kam_default" = 1 ] && servers+=(kamailio8)
 declare -A sip_port gw_a gw_b label
-sip_port[sipswitch]=25160 gw_a[sipswitch]=25171 gw_b[sipswitch]=25172
-sip_port[kamailio]=25162 gw_a[kamailio]=25173 gw_b[kamailio]=25174
-sip_port[kamailio8]=25164 gw_a[kamailio8]=25175 gw_b[kamailio8]=25176
-http_port=25180
+sip_port[sipswitch]=$(bench_port 25160) gw_a[sipswitch]=$(bench_port 25171) gw_b[sipswitch]=$(bench_port 25172)
+sip_port[kamailio]=$(bench_port 25162) gw_a[kamailio]=$(bench_port 25173) gw_b[kamailio]=$(bench_port 25174)
+sip_port[kamailio8]=$(bench_port 25164) gw_a[kamailio8]=$(bench_port 25175) gw_b[kamailio8]=$(bench_port 25176)
+http_port=$(bench_port 25180)
 kam_version=$("$kam" -v 2>/dev/null | sed -n 's/^version: kamailio \([^ ]*\).*/\1/p')
 label[sipswitch]="sipswitch (B2BUA, Lua route)"
 label[kamailio]="kamailio $kam_version (children=1)"

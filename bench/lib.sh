@@ -38,6 +38,11 @@ CFG
     case ${BENCH_LOAD:-} in *privacy*) printf '[privacy]\nprivacy = Passthrough\npai = Caller\n' >>"$1" ;; esac
     return 0
 }
+# Every bench listens on fixed loopback ports (each script its own range);
+# BENCH_PORT_OFFSET (default 0) moves them all, so that two benches of the
+# same kind can run at once without swapping each other's traffic.
+bench_port() { echo $(($1 + ${BENCH_PORT_OFFSET:-0})); }
+
 # The modules BENCH_LOAD names, one per line.
 bench_modules() { echo "${BENCH_LOAD:-gw_switch}" | tr ', ' '\n\n' | sed '/^$/d'; }
 

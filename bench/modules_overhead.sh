@@ -29,7 +29,7 @@ trap 'for p in $(jobs -p); do kill -KILL "$p" 2>/dev/null || true; done; rm -rf 
 cd "$work"
 cp "$build/sipswitch" . && mkdir -p modules
 for m in gw_switch cdr session_timer privacy; do cp "$build/modules/$m/.libs/$m.so" modules/; done
-sc=$top/bench/scenarios hz=$(getconf CLK_TCK) sip=25260 gw=25271 http=25280
+sc=$top/bench/scenarios hz=$(getconf CLK_TCK) sip=$((25260 + ${BENCH_PORT_OFFSET:-0})) gw=$((25271 + ${BENCH_PORT_OFFSET:-0})) http=$((25280 + ${BENCH_PORT_OFFSET:-0}))
 printf 'function on_invite(call) call:cdr_set("account", "bench") return { "A" } end\n' >route.lua
 cfg() { # NAME LOAD
     {

@@ -21,7 +21,7 @@ kam=$(command -v kamailio || echo /usr/sbin/kamailio)
 mpath=$(dirname "$(find /usr/lib -name sl.so -path '*kamailio*' | head -n1)")
 work=$(mktemp -d /tmp/sw-bench.XXXXXX)
 trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-port_sw=25060 port_kam=25062
+port_sw=$((25060 + ${BENCH_PORT_OFFSET:-0})) port_kam=$((25062 + ${BENCH_PORT_OFFSET:-0}))
 
 cat >"$work/sw.cfg" <<CFG
 [core]

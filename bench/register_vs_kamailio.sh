@@ -110,8 +110,8 @@ cp "$build/modules/registrar/.libs/registrar.so" "$work/modules/registrar.so"
 scenario=$top/bench/scenarios/register_auth.xml
 hz=$(getconf CLK_TCK)
 servers=(sipswitch kamailio)
-declare -A sip_port=([sipswitch]=25560 [kamailio]=25562)
-http_port=25580
+declare -A sip_port=([sipswitch]=$(bench_port 25560) [kamailio]=$(bench_port 25562))
+http_port=$(bench_port 25580)
 bufsz=4194304
 
 # ---- users -----------------------------------------------------------------------------
