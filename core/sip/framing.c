@@ -29,18 +29,24 @@ static char lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-/* True when buf[0..n) names Content-Length ("l" is its compact form). */
-static bool is_content_length_name(const char *name, size_t n)
+/* When the header line line[0..n) is named Content-Length ("l" is its
+ * compact form), in any letter case, the length of its name; else 0. A name
+ * ends at ':' or whitespace: "Content-Lengthy" is another header. Most lines
+ * are told apart by their first byte, without reading the name. */
+static size_t content_length_name_len(const char *line, size_t n)
 {
     static const char full[] = "content-length";
-    if (n == 1)
-        return lower(name[0]) == 'l';
-    if (n != sizeof full - 1)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (lower(name[i]) != full[i])
-            return false;
-    return true;
+    size_t len;
+    if (line[0] == 'l' || line[0] == 'L') {
+        len = 1;
+    } else if ((line[0] == 'c' || line[0] == 'C') && n > sizeof full - 1) {
+        for (len = 1; len < sizeof full - 1; len++)
+            if (lower(line[len]) != full[len])
+                return 0;
+    } else {
+        return 0;
+    }
+    return len < n && (line[len] == ':' || is_wsp(line[len])) ? len : 0;
 }
 
 /* Parses the value of one Content-Length header: value[0..n) is everything
@@ -131,14 +137,10 @@ sw_frame_status_t sw_sip_frame(const char *buf, size_t len, bool stream, size_t 
             out->header_lines++;
             /* A header: name, optional whitespace, colon. Its value runs on
              * over continuation lines (starting with SP/HT). */
-            size_t name_end = at;
-            while (name_end < next && msg[name_end] != ':' && !is_wsp(msg[name_end]) &&
-                   msg[name_end] != '\r' && msg[name_end] != '\n')
-                name_end++;
-            size_t colon = name_end;
-            while (colon < next && is_wsp(msg[colon]))
+            size_t name_len = content_length_name_len(msg + at, next - at), colon = at + name_len;
+            while (name_len > 0 && colon < next && is_wsp(msg[colon]))
                 colon++;
-            if (colon < next && msg[colon] == ':' && is_content_length_name(msg + at, name_end - at)) {
+            if (name_len > 0 && colon < next && msg[colon] == ':') {
                 size_t value_end = next;
                 for (;;) {
                     size_t cont = line_end(msg, value_end, limit);

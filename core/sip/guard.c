@@ -15,6 +15,7 @@
 #include "loop_jobs.h"
 #include "net/ip_key.h"
 #include "net/transport.h"
+#include "sip/substrings.h"
 #include "sip/transaction.h"
 #include "stats/metrics.h"
 
@@ -27,8 +28,7 @@
 static struct {
     bool configured;
     sw_guard_settings_t s;
-    char **scanners;                /* owned copies of s.scanner_user_agents */
-    size_t *scanner_lens;
+    sw_substrings_t *scanners;      /* s.scanner_user_agents; NULL for none */
     const sw_sources_t *sources;
     sw_ip_key_t *gateway_ips;          /* sorted, for bsearch */
     size_t n_gateway_ips;
@@ -89,12 +89,8 @@ static bool is_trusted(const struct sockaddr *src, void *ud)
 
 static void free_scanners(void)
 {
-    for (size_t i = 0; g.scanners && i < g.s.n_scanner_user_agents; i++)
-        free(g.scanners[i]);
-    free(g.scanners);
-    free(g.scanner_lens);
+    sw_substrings_free(g.scanners);
     g.scanners = NULL;
-    g.scanner_lens = NULL;
 }
 
 /* The table is full of blocks set by modules where it had to forget one,
@@ -132,17 +128,16 @@ void sw_guard_configure(const sw_guard_settings_t *s, const struct sw_sources *s
 {
     free_scanners();
     g.s = *s;
-    g.scanners = calloc(s->n_scanner_user_agents + 1, sizeof *g.scanners);
-    g.scanner_lens = calloc(s->n_scanner_user_agents + 1, sizeof *g.scanner_lens);
-    size_t n = 0;
-    for (size_t i = 0; g.scanners && g.scanner_lens && i < s->n_scanner_user_agents; i++) {
-        size_t len = strlen(s->scanner_user_agents[i]);
-        if (len == 0 || !(g.scanners[n] = strdup(s->scanner_user_agents[i])))
-            continue; /* an empty pattern would match every User-Agent */
-        g.scanner_lens[n++] = len;
-    }
-    g.s.n_scanner_user_agents = n;
-    g.s.scanner_user_agents = g.scanners;
+    /* The names are compiled into an automaton; the caller's list is not
+     * kept. An empty name would match every User-Agent: it is ignored, and
+     * a list of nothing else checks nothing. */
+    bool any_scanner = false;
+    for (size_t i = 0; i < s->n_scanner_user_agents; i++)
+        any_scanner = any_scanner || s->scanner_user_agents[i][0] != '\0';
+    if (any_scanner &&
+        !(g.scanners = sw_substrings_new((const char *const *)s->scanner_user_agents, s->n_scanner_user_agents)))
+        sw_error("no memory for the scanner User-Agents: they are let through");
+    g.s.scanner_user_agents = NULL;
     g.sources = sources;
     take_gateways(gateways);
     if (!g.table)
@@ -221,50 +216,38 @@ static char lower(char c)
     return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 }
 
-static bool contains_ignoring_case(const char *hay, size_t n, const char *needle, size_t m)
+/* True when the line line[0..n) (its LF excluded) is "User-Agent" [WSP] ":"
+ * value, in any letter case, with a scanner name in the value. */
+static bool scanner_line(const char *line, size_t n)
 {
-    for (size_t i = 0; i + m <= n; i++) {
-        size_t j = 0;
-        while (j < m && lower(hay[i + j]) == lower(needle[j]))
-            j++;
-        if (j == m)
-            return true;
-    }
-    return false;
-}
-
-static bool is_scanner_agent(const char *value, size_t n)
-{
-    for (size_t i = 0; i < g.s.n_scanner_user_agents; i++)
-        if (contains_ignoring_case(value, n, g.scanners[i], g.scanner_lens[i]))
-            return true;
-    return false;
+    static const char name[] = "user-agent";
+    /* most lines end at the first byte: the name's first letter is tested
+     * before anything else */
+    if (n < sizeof name || (line[0] != 'u' && line[0] != 'U'))
+        return false;
+    size_t i = 1;
+    while (i < sizeof name - 1 && lower(line[i]) == name[i])
+        i++;
+    if (i < sizeof name - 1)
+        return false;
+    while (i < n && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    return i < n && line[i] == ':' && sw_substrings_find(g.scanners, line + i + 1, n - i - 1);
 }
 
 bool sw_guard_scanner(const char *hdrs, size_t len)
 {
-    static const char name[] = "user-agent";
-    if (!g.configured || g.s.n_scanner_user_agents == 0)
+    if (!g.configured || !g.scanners)
         return false;
-    /* every line after the start line: "User-Agent" [WSP] ":" value */
-    const char *lf = memchr(hdrs, '\n', len);
-    size_t at = lf ? (size_t)(lf - hdrs) + 1 : len;
-    while (at < len) {
-        lf = memchr(hdrs + at, '\n', len - at);
-        size_t end = lf ? (size_t)(lf - hdrs) : len;
-        size_t i = 0;
-        while (i < sizeof name - 1 && at + i < end && lower(hdrs[at + i]) == name[i])
-            i++;
-        if (i == sizeof name - 1) {
-            size_t v = at + i;
-            while (v < end && (hdrs[v] == ' ' || hdrs[v] == '\t'))
-                v++;
-            if (v < end && hdrs[v] == ':' && is_scanner_agent(hdrs + v + 1, end - v - 1)) {
-                sw_metric_inc(&sw_metrics.drops[SW_DROP_SCANNER]);
-                return true;
-            }
+    /* every line after the start line */
+    const char *end = hdrs + len, *lf = memchr(hdrs, '\n', len);
+    while (lf != NULL) {
+        const char *line = lf + 1;
+        lf = memchr(line, '\n', (size_t)(end - line));
+        if (scanner_line(line, (size_t)((lf != NULL ? lf : end) - line))) {
+            sw_metric_inc(&sw_metrics.drops[SW_DROP_SCANNER]);
+            return true;
         }
-        at = end + 1;
     }
     return false;
 }

@@ -18,6 +18,9 @@
  *    field cut from them (text_room_t), and the array of fields;
  *  - each header field gets an id when it is added (sw_hdr_id_t), so lookups
  *    compare small integers, not names;
+ *  - each line is read once, for its end and the control characters on the
+ *    way (sip/bytes.h): a field whose lines had none says so (no_ctl), and
+ *    the sanity checks do not look for them again;
  *  - a built message has no libosip2 view until something reads it, so the
  *    call engine's build, serialise, free never runs libosip2's parser.
  *
@@ -42,6 +45,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "sip/bytes.h"
 #include "sip/plain.h"
 #include "strbuf.h"
 
@@ -73,16 +77,24 @@ static void parser_setup(void)
 
 /* ---- character classes ---------------------------------------------------- */
 
+/* RFC 3261 token characters, a table worked out at compile time: every
+ * header name of every message is scanned with it. */
+#define IS_TOKEN(c)                                                                                          \
+    (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9') || (c) == '-' || \
+     (c) == '.' || (c) == '!' || (c) == '%' || (c) == '*' || (c) == '_' || (c) == '+' || (c) == '`' ||       \
+     (c) == '\'' || (c) == '~')
+#define TOKEN_ROW4(c) IS_TOKEN(c), IS_TOKEN((c) + 1), IS_TOKEN((c) + 2), IS_TOKEN((c) + 3)
+#define TOKEN_ROW16(c) TOKEN_ROW4(c), TOKEN_ROW4((c) + 4), TOKEN_ROW4((c) + 8), TOKEN_ROW4((c) + 12)
+#define TOKEN_ROW64(c) TOKEN_ROW16(c), TOKEN_ROW16((c) + 16), TOKEN_ROW16((c) + 32), TOKEN_ROW16((c) + 48)
+static const bool token_chars[256] = {TOKEN_ROW64(0), TOKEN_ROW64(64), TOKEN_ROW64(128), TOKEN_ROW64(192)};
+#undef TOKEN_ROW64
+#undef TOKEN_ROW16
+#undef TOKEN_ROW4
+#undef IS_TOKEN
+
 bool sw_msg_is_token_char(unsigned char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '-': case '.': case '!': case '%': case '*': case '_': case '+': case '`': case '\'': case '~':
-        return true;
-    default:
-        return false;
-    }
+    return token_chars[c];
 }
 
 static bool is_wsp(char c)
@@ -182,25 +194,54 @@ static const struct {
 };
 #undef BY_LEN
 
+/* Whether the bytes of w equal those of known (a word of a known name: lower
+ * case letters and '-'), a letter of w in either case: the letters' case bit
+ * (0x20, set in every lower case letter, which has 0x40 too) is forced in w.
+ * Not in a '-': a CR would pass for one. Byte-wise, whatever the byte order. */
+#define SAME_NAME_WORD(type, w, known)                                                                         \
+    (((w) | (((known) >> 1) & (type)0x2020202020202020u)) == (known))
+
+/* True when name[0..len) (len >= 2) is the known name `known` of that length
+ * ignoring case: a word or two at a time (the last one overlapping the one
+ * before), never reading outside the len bytes. */
+static bool same_name(const char *name, const char *known, size_t len)
+{
+    if (len >= 8) {
+        uint64_t w, k;
+        for (size_t at = 0; at + 8 < len; at += 8) {
+            memcpy(&w, name + at, 8), memcpy(&k, known + at, 8);
+            if (!SAME_NAME_WORD(uint64_t, w, k))
+                return false;
+        }
+        memcpy(&w, name + len - 8, 8), memcpy(&k, known + len - 8, 8);
+        return SAME_NAME_WORD(uint64_t, w, k);
+    }
+    if (len >= 4) {
+        uint32_t w1, k1, w2, k2;
+        memcpy(&w1, name, 4), memcpy(&k1, known, 4), memcpy(&w2, name + len - 4, 4), memcpy(&k2, known + len - 4, 4);
+        return SAME_NAME_WORD(uint32_t, w1, k1) && SAME_NAME_WORD(uint32_t, w2, k2);
+    }
+    uint16_t w1, k1, w2, k2;
+    memcpy(&w1, name, 2), memcpy(&k1, known, 2), memcpy(&w2, name + len - 2, 2), memcpy(&k2, known + len - 2, 2);
+    return SAME_NAME_WORD(uint16_t, w1, k1) && SAME_NAME_WORD(uint16_t, w2, k2);
+}
+#undef SAME_NAME_WORD
+
 sw_hdr_id_t sw_msg_header_id(const char *name, size_t name_len)
 {
     if (name == NULL || name_len == 0)
         return SW_HDR_OTHER;
     if (name_len == 1)
         name = expand_compact(name, &name_len);
-    if (name_len >= sizeof known_by_len / sizeof known_by_len[0])
+    if (name_len < 2 || name_len >= sizeof known_by_len / sizeof known_by_len[0])
         return SW_HDR_OTHER;
-    /* By hand rather than strncasecmp: this runs for every header lookup
-     * and every field added, on names of a few bytes. */
+    /* This runs for every header lookup and every field added, on names of
+     * a few bytes: the first letter picks among the two or three names of
+     * that length, and the one left is compared a word at a time. */
     char first = ascii_lower(name[0]);
     for (size_t i = 0; i < known_by_len[name_len].count; i++) {
         const char *known = known_by_len[name_len].names[i].name;
-        if (known[0] != first)
-            continue;
-        size_t k = 1;
-        while (k < name_len && ascii_lower(name[k]) == known[k])
-            k++;
-        if (k == name_len)
+        if (known[0] == first && same_name(name, known, name_len))
             return known_by_len[name_len].names[i].id;
     }
     return SW_HDR_OTHER;
@@ -249,23 +290,37 @@ static const sw_msg_hdr_t *osip_single_field(const sw_msg_t *m, sw_hdr_id_t id)
 
 /* ---- building blocks ---------------------------------------------------- */
 
-/* Finds the next line of buf[*pos .. len): its content is [*start, *end)
- * without the CRLF or bare LF; *pos moves past the terminator. False when
- * no LF is left (an unterminated line). */
-static bool next_line(const char *buf, size_t len, size_t *pos, size_t *start, size_t *end)
+/* A line of buf: its content [start, end) without the CRLF or bare LF that
+ * ends it, and what the parser must know of the bytes in it. */
+typedef struct line {
+    size_t start, end;
+    bool stray_cr;  /* a CR that does not end the line */
+    bool nul;       /* a NUL byte */
+    bool ctl;       /* a control character other than HTAB (the two above included) */
+} line_t;
+
+/* Reads the next line of buf[*pos .. len) and moves *pos past its end: one
+ * pass that finds the line end and the control characters before it. False
+ * when no LF is left (an unterminated line). */
+static bool read_line(const char *buf, size_t len, size_t *pos, line_t *line)
 {
-    if (*pos >= len)
-        return false;
-    const char *lf = memchr(buf + *pos, '\n', len - *pos);
-    if (lf == NULL)
-        return false;
-    size_t e = (size_t)(lf - buf);
-    *start = *pos;
-    *pos = e + 1;
-    if (e > *start && buf[e - 1] == '\r')
-        e--;
-    *end = e;
-    return true;
+    *line = (line_t){.start = *pos};
+    for (size_t at = *pos;; at++) {
+        at = sw_bytes_find_control(buf, at, len);
+        if (at >= len)
+            return false;
+        char c = buf[at];
+        if (c == '\n' || (c == '\r' && at + 1 < len && buf[at + 1] == '\n')) {
+            line->end = at;
+            *pos = at + (c == '\r' ? 2 : 1);
+            return true;
+        }
+        if (c != '\t') {
+            line->ctl = true;
+            line->stray_cr |= c == '\r';
+            line->nul |= c == '\0';
+        }
+    }
 }
 
 /* Room for NUL-terminated texts inside the message's own allocation, filled
@@ -364,7 +419,7 @@ static const char *check_request_parts(const char *method, size_t method_len, co
     if (method_len == 0)
         return "invalid request line";
     for (size_t i = 0; i < method_len; i++)
-        if (!sw_msg_is_token_char((unsigned char)method[i]))
+        if (!token_chars[(unsigned char)method[i]])
             return "invalid method";
     if (uri_len == 0)
         return "invalid request line";
@@ -407,7 +462,7 @@ static const char *scan_request_line(const char *line, size_t n, start_line_t *s
     if (sp1 == NULL || sp1 == line)
         return "invalid request line";
     for (const char *p = line; p < sp1; p++)
-        if (!sw_msg_is_token_char((unsigned char)*p))
+        if (!token_chars[(unsigned char)*p])
             return "invalid method";
     const char *sp2 = NULL;
     for (const char *p = line + n; p > sp1 + 1; p--) {
@@ -448,10 +503,12 @@ static const char *store_start_line(sw_msg_t *m, const start_line_t *sl, text_ro
     return m->version != NULL ? NULL : "out of text room";
 }
 
-static const char *parse_start_line(sw_msg_t *m, const char *line, size_t n, text_room_t *room)
+static const char *parse_start_line(sw_msg_t *m, const line_t *l, text_room_t *room)
 {
-    if (memchr(line, '\0', n) != NULL || memchr(line, '\r', n) != NULL)
+    if (l->nul || l->stray_cr)
         return "invalid character in start line";
+    const char *line = m->raw + l->start;
+    size_t n = l->end - l->start;
     start_line_t sl = {0};
     const char *failure = n >= 4 && strncasecmp(line, "SIP/", 4) == 0 ? scan_response_line(line, n, &sl)
                                                                          : scan_request_line(line, n, &sl);
@@ -505,6 +562,7 @@ static int hdr_replace_value(sw_msg_hdr_t *h, const char *value, size_t value_le
     h->value = v;
     h->value_len = value_len;
     h->owns |= HDR_OWNS_VALUE;
+    h->no_ctl = false; /* promised of the parsed text only */
     return 0;
 }
 
@@ -586,27 +644,31 @@ static bool nul_bytes_allowed(const char *v, size_t n)
 static const char *parse_headers(sw_msg_t *m, size_t *pos, text_room_t *room)
 {
     const char *buf = m->raw;
-    size_t len = m->raw_len, start, end;
+    size_t len = m->raw_len;
+    line_t l;
     for (;;) {
-        if (!next_line(buf, len, pos, &start, &end))
+        if (!read_line(buf, len, pos, &l))
             return "no end of headers";
-        const char *line = buf + start;
-        size_t n = end - start;
+        const char *line = buf + l.start;
+        size_t n = l.end - l.start;
         if (n == 0)
             return NULL; /* the empty line: headers end, *pos is the body */
-        if (memchr(line, '\r', n) != NULL)
+        if (l.stray_cr)
             return "stray CR in header";
+        m->header_nul |= l.nul;
         if (is_wsp(line[0])) {
             if (m->hdr_count == 0)
                 return "folded line without a header";
-            if (!hdr_continue(&m->hdrs[m->hdr_count - 1], room, line, n))
+            sw_msg_hdr_t *h = &m->hdrs[m->hdr_count - 1];
+            if (!hdr_continue(h, room, line, n))
                 return "out of text room";
+            h->no_ctl &= !l.ctl;
             m->folded = true;
             continue;
         }
         /* token *WSP ":" value (wsinv has "TO :" and "Content-Length   :") */
         size_t i = 0;
-        while (i < n && sw_msg_is_token_char((unsigned char)line[i]))
+        while (i < n && token_chars[(unsigned char)line[i]])
             i++;
         size_t name_len = i;
         while (i < n && is_wsp(line[i]))
@@ -623,16 +685,19 @@ static const char *parse_headers(sw_msg_t *m, size_t *pos, text_room_t *room)
             value_end--;
         if (hdr_reserve(m) != 0)
             return "out of memory";
-        /* The value last: a folded line that follows extends it in place. */
-        char *name = room_put(room, line, name_len);
-        char *value = room_put(room, line + i, value_end - i);
-        if (name == NULL || value == NULL)
+        /* Name and value in one copy of the line up to the value's end: the
+         * byte after the name (':' or whitespace) gives way to its NUL. The
+         * value last: a folded line that follows extends it in place. */
+        char *name = room_put(room, line, value_end);
+        if (name == NULL)
             return "out of text room";
+        name[name_len] = '\0';
         m->hdrs[m->hdr_count++] = (sw_msg_hdr_t){.name = name,
-                                                 .value = value,
+                                                 .value = name + i,
                                                  .value_len = value_end - i,
                                                  .name_len = name_len,
-                                                 .id = sw_msg_header_id(name, name_len)};
+                                                 .id = sw_msg_header_id(name, name_len),
+                                                 .no_ctl = !l.ctl};
     }
 }
 
@@ -907,25 +972,26 @@ sw_msg_t *sw_msg_parse(const char *buf, size_t len, const char **err)
     pthread_once(&parser_once, parser_setup);
     const char *reason = NULL;
     sw_msg_t *m = NULL;
-    size_t pos = 0, start, end;
+    size_t pos = 0;
+    line_t start_line;
     if (buf == NULL || len == 0) {
         reason = "empty message";
         goto fail;
     }
-    if (!next_line(buf, len, &pos, &start, &end)) {
+    if (!read_line(buf, len, &pos, &start_line)) {
         reason = "no end of start line";
         goto fail;
     }
     /* The text room: a header line of n bytes (its line end included) gives
-     * at most n bytes of text, its name and value with their NULs (the colon
-     * and the line end stand in for the NULs); a folded line adds at most its
+     * at most n bytes of text, the line up to its value's end and a NUL (the
+     * line end stands in for it); a folded line adds at most its
      * length to the value it continues. The start line gives its parts with
      * their NULs, and its Request-URI scheme once more: at most twice its
      * length and 2. So len + start line + 2 is always enough. (Three blocks,
      * not one: each stays under glibc's small-request size for a common
      * message, where one would make every parse a large request, which
      * takes the slow path and consolidates the fast bins.) */
-    size_t room_size = len + (end - start) + 2;
+    size_t room_size = len + (start_line.end - start_line.start) + 2;
     if (len >= SIZE_MAX / 2 - 2 || (m = calloc(1, sizeof *m)) == NULL || (m->raw = malloc(len + 1)) == NULL ||
         (m->text = malloc(room_size)) == NULL) {
         reason = "out of memory";
@@ -936,13 +1002,12 @@ sw_msg_t *sw_msg_parse(const char *buf, size_t len, const char **err)
     m->raw_len = len;
     text_room_t room = {.at = m->text, .end = m->text + room_size};
 
-    if ((reason = parse_start_line(m, m->raw + start, end - start, &room)) != NULL)
+    if ((reason = parse_start_line(m, &start_line, &room)) != NULL)
         goto fail;
     if ((reason = parse_headers(m, &pos, &room)) != NULL)
         goto fail;
     m->body_offset = pos;
     m->body_len = len - pos;
-    m->header_nul = memchr(m->raw, '\0', pos) != NULL;
     m->plain = sw_msg_plain_check(m);
     if (!m->plain && (reason = build_osip_view(m)) != NULL)
         goto fail;
@@ -1126,7 +1191,7 @@ static bool header_text_valid(const char *name, const char *value)
     if (name == NULL || value == NULL || name[0] == '\0')
         return false;
     for (const char *p = name; *p; p++)
-        if (!sw_msg_is_token_char((unsigned char)*p))
+        if (!token_chars[(unsigned char)*p])
             return false;
     return strpbrk(value, "\r\n") == NULL;
 }
@@ -1174,7 +1239,7 @@ static bool name_addr_plausible(const char *v, size_t n)
         if (i >= n || v[i] != '<')
             return false;
     } else {
-        while (i < n && (v[i] == ' ' || sw_msg_is_token_char((unsigned char)v[i])))
+        while (i < n && (v[i] == ' ' || token_chars[(unsigned char)v[i]]))
             i++;
         if (i >= n)
             return false;

@@ -97,6 +97,11 @@ typedef struct sw_msg_hdr {
     size_t name_len;
     sw_hdr_id_t id;                 /* sw_msg_header_id(name), set when the field is added */
     uint8_t owns;                   /* which texts were allocated apart from the message (message.c) */
+    /* Set by the parser when the lines the value was cut from hold no control
+     * character (below 0x20 or DEL) but HTAB, so that checks need not scan it
+     * again; false says nothing (a field added or changed later, or one that
+     * does hold one). */
+    bool no_ctl;
 } sw_msg_hdr_t;
 
 /* Opaque to modules (sw_msg_t in module.h); defined here for the core.

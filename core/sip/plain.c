@@ -30,10 +30,15 @@
 
 #include "sip/plain.h"
 
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
-#include <strings.h>
 
 /* ---- characters ----------------------------------------------------------- */
+
+/* The predicates below define the classes; every message tests most of its
+ * bytes against them, so they are looked up in a table made from them once
+ * (char_classes). */
 
 static bool alnum(char c)
 {
@@ -90,6 +95,52 @@ static bool tel_char(char c)
     }
 }
 
+enum {
+    PC_DIGIT = 1 << 0,
+    PC_TOKEN = 1 << 1,
+    PC_USER = 1 << 2,
+    PC_HOST = 1 << 3,
+    PC_IPV6 = 1 << 4,
+    PC_TEL = 1 << 5,
+};
+
+static uint8_t char_classes[256];
+static pthread_once_t char_classes_once = PTHREAD_ONCE_INIT;
+
+static void char_classes_init(void)
+{
+    for (int i = 0; i < 256; i++) {
+        char c = (char)i;
+        char_classes[i] = (uint8_t)((digit(c) ? PC_DIGIT : 0) | (token_char(c) ? PC_TOKEN : 0) |
+                                    (user_char(c) ? PC_USER : 0) | (host_char(c) ? PC_HOST : 0) |
+                                    (ipv6_char(c) ? PC_IPV6 : 0) | (tel_char(c) ? PC_TEL : 0));
+    }
+}
+
+static bool is(char c, unsigned cls)
+{
+    return (char_classes[(unsigned char)c] & cls) != 0;
+}
+
+/* Length of the run of s[i..n) in class cls. */
+static size_t run_of(const char *s, size_t i, size_t n, unsigned cls)
+{
+    size_t k = i;
+    while (k < n && is(s[k], cls))
+        k++;
+    return k - i;
+}
+
+/* Whether s starts with the lower case letters of `lower_word` in either
+ * case (its n bytes, all letters, present in s). */
+static bool starts_with_letters(const char *s, const char *lower_word, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((s[i] | 0x20) != lower_word[i]) /* only 'X' | 0x20 and 'x' give 'x' */
+            return false;
+    return true;
+}
+
 /* ---- pieces ----------------------------------------------------------------- */
 
 typedef struct span {
@@ -99,12 +150,12 @@ typedef struct span {
 
 /* s[0..n) is nothing, or ";name[=value]" parameters with names and values of
  * token characters (a SP may follow each ';' when `spaced`). The value of the
- * parameter `wanted` (lower case; NULL for none) goes to *found, p NULL when
- * absent. Refused: `wanted` in other letter case, twice or without a value,
- * where libosip2's answer would take more reading. */
-static bool params_plain(const char *s, size_t n, const char *wanted, bool spaced, span_t *found)
+ * parameter `wanted` (lower case letters, wanted_len of them; NULL for none)
+ * goes to *found, p NULL when absent. Refused: `wanted` in other letter case,
+ * twice or without a value, where libosip2's answer would take more reading. */
+static bool params_plain(const char *s, size_t n, const char *wanted, size_t wanted_len, bool spaced,
+                         span_t *found)
 {
-    size_t wanted_len = wanted != NULL ? strlen(wanted) : 0;
     found->p = NULL;
     found->n = 0;
     size_t i = 0;
@@ -113,22 +164,19 @@ static bool params_plain(const char *s, size_t n, const char *wanted, bool space
             return false;
         while (spaced && i < n && s[i] == ' ')
             i++;
-        size_t name = i;
-        while (i < n && token_char(s[i]))
-            i++;
-        size_t name_len = i - name;
+        size_t name = i, name_len = run_of(s, i, n, PC_TOKEN);
         if (name_len == 0)
             return false;
+        i += name_len;
         size_t value = i, value_len = 0;
         if (i < n && s[i] == '=') {
             value = ++i;
-            while (i < n && token_char(s[i]))
-                i++;
-            value_len = i - value;
+            value_len = run_of(s, i, n, PC_TOKEN);
             if (value_len == 0)
                 return false;
+            i += value_len;
         }
-        if (wanted_len > 0 && name_len == wanted_len && strncasecmp(s + name, wanted, name_len) == 0) {
+        if (name_len == wanted_len && wanted_len > 0 && starts_with_letters(s + name, wanted, wanted_len)) {
             if (found->p != NULL || value_len == 0 || memcmp(s + name, wanted, name_len) != 0)
                 return false;
             found->p = s + value;
@@ -145,21 +193,19 @@ static bool hostport_plain(const char *s, size_t n, size_t *pos)
     size_t i = *pos, start;
     if (i < n && s[i] == '[') {
         start = ++i;
-        while (i < n && ipv6_char(s[i]))
-            i++;
+        i += run_of(s, i, n, PC_IPV6);
         if (i == start || i >= n || s[i] != ']')
             return false;
         i++;
     } else {
         start = i;
-        while (i < n && host_char(s[i]))
-            i++;
+        i += run_of(s, i, n, PC_HOST);
         if (i == start)
             return false;
     }
     if (i < n && s[i] == ':') {
         start = ++i;
-        while (i < n && digit(s[i]) && i - start < 5)
+        while (i < n && is(s[i], PC_DIGIT) && i - start < 5)
             i++;
         if (i == start)
             return false;
@@ -176,40 +222,35 @@ static bool uri_plain(const char *s, size_t n)
     if (n < 5)
         return false;
     size_t i;
-    if (strncasecmp(s, "tel:", 4) == 0) {
+    if (starts_with_letters(s, "sip", 3) && s[3] == ':') {
+        i = 4;
+    } else if (starts_with_letters(s, "sips", 4) && s[4] == ':') {
+        i = 5;
+    } else if (starts_with_letters(s, "tel", 3) && s[3] == ':') {
         if (n < 6)
             return false; /* libosip2 wants two characters after "tel:" */
-        for (i = 4; i < n; i++)
-            if (!tel_char(s[i]))
-                return false;
-        return true;
-    }
-    if (strncasecmp(s, "sip:", 4) == 0)
-        i = 4;
-    else if (strncasecmp(s, "sips:", 5) == 0)
-        i = 5;
-    else
+        return run_of(s, 4, n, PC_TEL) == n - 4;
+    } else {
         return false;
+    }
     /* libosip2 takes the first '@' of the whole URI as the end of the user */
     const char *at = memchr(s + i, '@', n - i);
     if (at != NULL) {
-        size_t user = i;
-        while (i < n && user_char(s[i]))
-            i++;
-        if (i == user || s + i != at)
+        size_t user = run_of(s, i, n, PC_USER);
+        if (user == 0 || s + i + user != at)
             return false;
-        i++;
+        i += user + 1;
     }
     if (!hostport_plain(s, n, &i))
         return false;
     span_t none;
-    return params_plain(s + i, n - i, NULL, false, &none);
+    return params_plain(s + i, n - i, NULL, 0, false, &none);
 }
 
 /* A From, To or Contact value: ["display name" or token display name] "<"
  * URI ">" params, or a URI without "<" (ending at the first ';') and params.
  * The value of the header parameter `wanted` goes to *found. */
-static bool address_plain(const char *v, size_t n, const char *wanted, span_t *found)
+static bool address_plain(const char *v, size_t n, const char *wanted, size_t wanted_len, span_t *found)
 {
     size_t i = 0;
     if (v[0] == '"') {
@@ -225,7 +266,7 @@ static bool address_plain(const char *v, size_t n, const char *wanted, span_t *f
         if (i >= n || v[i] != '<')
             return false;
     } else {
-        while (i < n && (token_char(v[i]) || v[i] == ' '))
+        while (i < n && (is(v[i], PC_TOKEN) || v[i] == ' '))
             i++;
         if (i >= n || (v[i] != '<' && v[i] != ':'))
             return false;
@@ -247,34 +288,31 @@ static bool address_plain(const char *v, size_t n, const char *wanted, span_t *f
         uri_len = semicolon != NULL ? (size_t)(semicolon - v) : n;
         rest = uri_len;
     }
-    return uri_plain(uri, uri_len) && params_plain(v + rest, n - rest, wanted, false, found);
+    return uri_plain(uri, uri_len) && params_plain(v + rest, n - rest, wanted, wanted_len, false, found);
 }
 
 /* "SIP/2.0/" transport SP hostport params; the branch to *branch. */
 static bool via_plain(const char *v, size_t n, span_t *branch)
 {
-    if (n < 8 || strncasecmp(v, "SIP/2.0/", 8) != 0)
+    if (n < 8 || !starts_with_letters(v, "sip", 3) || memcmp(v + 3, "/2.0/", 5) != 0)
         return false;
-    size_t i = 8;
-    while (i < n && token_char(v[i]))
-        i++;
+    size_t i = 8 + run_of(v, 8, n, PC_TOKEN);
     if (i == 8 || i >= n || v[i] != ' ')
         return false;
     i++;
-    return hostport_plain(v, n, &i) && params_plain(v + i, n - i, "branch", false, branch);
+    return hostport_plain(v, n, &i) && params_plain(v + i, n - i, "branch", 6, false, branch);
 }
 
 /* 1 to 10 digits, one SP, a method; the method to *method. */
 static bool cseq_plain(const char *v, size_t n, span_t *method)
 {
     size_t i = 0;
-    while (i < n && digit(v[i]) && i < 10)
+    while (i < n && is(v[i], PC_DIGIT) && i < 10)
         i++;
     if (i == 0 || i >= n || v[i] != ' ')
         return false;
     size_t start = ++i;
-    while (i < n && token_char(v[i]))
-        i++;
+    i += run_of(v, i, n, PC_TOKEN);
     if (i == start || i != n)
         return false;
     method->p = v + start;
@@ -294,26 +332,18 @@ static bool call_id_plain(const char *v, size_t n)
 /* type "/" subtype params (a SP allowed after each ';'), no quoted value. */
 static bool content_type_plain(const char *v, size_t n)
 {
-    size_t i = 0;
-    while (i < n && token_char(v[i]))
-        i++;
+    size_t i = run_of(v, 0, n, PC_TOKEN);
     if (i == 0 || i >= n || v[i] != '/')
         return false;
     size_t start = ++i;
-    while (i < n && token_char(v[i]))
-        i++;
+    i += run_of(v, i, n, PC_TOKEN);
     span_t none;
-    return i > start && params_plain(v + i, n - i, NULL, true, &none);
+    return i > start && params_plain(v + i, n - i, NULL, 0, true, &none);
 }
 
 static bool digits_plain(const char *v, size_t n)
 {
-    if (n > 10)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!digit(v[i]))
-            return false;
-    return true;
+    return n <= 10 && run_of(v, 0, n, PC_DIGIT) == n;
 }
 
 /* ---- the message ------------------------------------------------------------- */
@@ -340,6 +370,7 @@ bool sw_msg_plain_check(sw_msg_t *m)
 {
     if (m == NULL || m->raw == NULL || m->built || m->folded || m->header_nul)
         return false;
+    pthread_once(&char_classes_once, char_classes_init);
     if (m->method != NULL ? !uri_plain(m->ruri, strlen(m->ruri)) : m->status == 0)
         return false;
     span_t to_tag = {0}, branch = {0}, method = {0}, found;
@@ -360,15 +391,15 @@ bool sw_msg_plain_check(sw_msg_t *m)
             seen_via = true;
             break;
         case SW_HDR_FROM:
-            ok = address_plain(v, n, NULL, &found);
+            ok = address_plain(v, n, NULL, 0, &found);
             seen = &seen_from;
             break;
         case SW_HDR_TO:
-            ok = address_plain(v, n, "tag", &to_tag);
+            ok = address_plain(v, n, "tag", 3, &to_tag);
             seen = &seen_to;
             break;
         case SW_HDR_CONTACT:
-            ok = (n == 1 && v[0] == '*') || address_plain(v, n, NULL, &found);
+            ok = (n == 1 && v[0] == '*') || address_plain(v, n, NULL, 0, &found);
             break;
         case SW_HDR_CALL_ID:
             ok = call_id_plain(v, n);

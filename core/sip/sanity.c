@@ -20,22 +20,34 @@ const char sw_sip_allowed_methods[] =
     "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, PRACK, UPDATE, INFO, SUBSCRIBE, NOTIFY, REFER, "
     "MESSAGE, PUBLISH";
 
-static const char *const known_methods[] = {
-    "INVITE", "ACK",  "BYE",       "CANCEL", "OPTIONS", "REGISTER", "PRACK",
-    "UPDATE", "INFO", "SUBSCRIBE", "NOTIFY", "REFER",   "MESSAGE",  "PUBLISH",
+/* The methods we know; the first ones are those the checks single out. */
+enum { M_INVITE, M_ACK, M_CANCEL, M_OPTIONS, M_REGISTER, M_UNKNOWN = -1 };
+#define METHOD(name) {name, sizeof name - 1}
+static const struct {
+    const char *name;
+    size_t len;
+} known_methods[] = {
+    METHOD("INVITE"), METHOD("ACK"),   METHOD("CANCEL"), METHOD("OPTIONS"),   METHOD("REGISTER"),
+    METHOD("BYE"),    METHOD("PRACK"), METHOD("UPDATE"), METHOD("INFO"),      METHOD("SUBSCRIBE"),
+    METHOD("NOTIFY"), METHOD("REFER"), METHOD("MESSAGE"), METHOD("PUBLISH"),
 };
+#undef METHOD
 
 static const char *const supported_tags[] = {"100rel", "replaces", "timer"};
 
+/* The index of method[0..len) in known_methods, or M_UNKNOWN. Methods are
+ * case-sensitive (RFC 3261 7.1): "invite" is unknown. */
+static int method_index(const char *method, size_t len)
+{
+    for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
+        if (known_methods[i].len == len && memcmp(method, known_methods[i].name, len) == 0)
+            return (int)i;
+    return M_UNKNOWN;
+}
+
 bool sw_sip_method_known(const char *method)
 {
-    if (method == NULL)
-        return false;
-    /* Methods are case-sensitive (RFC 3261 7.1): "invite" is unknown. */
-    for (size_t i = 0; i < sizeof known_methods / sizeof known_methods[0]; i++)
-        if (strcmp(method, known_methods[i]) == 0)
-            return true;
-    return false;
+    return method != NULL && method_index(method, strlen(method)) != M_UNKNOWN;
 }
 
 /* ---- character classes -------------------------------------------------- */
@@ -171,9 +183,8 @@ static bool word_has_ctl_or_quoting(uint64_t x)
 
 /* True when v[0..n) holds a control character outside the quoted-pairs of
  * its quoted strings, which may escape any (RFC 4475 intmeth has BEL, NUL
- * and DEL in a display name that way). Every header of every message goes
- * through here, and most values have neither quotes nor control
- * characters: outside quotes the scan skips 8 clean bytes at a time. */
+ * and DEL in a display name that way). Outside quotes the scan skips 8
+ * clean bytes at a time. */
 static bool has_control_char(const char *v, size_t n)
 {
     bool quoted = false;
@@ -196,6 +207,30 @@ static bool has_control_char(const char *v, size_t n)
             return true;
     }
     return false;
+}
+
+/* has_control_char() for a header field. The parser saw every byte of a
+ * received field when it looked for the line end (sw_msg_hdr_t.no_ctl), so
+ * the common field, with no control character at all, costs nothing here;
+ * the others (one holding some, perhaps escaped in a quoted string, or one
+ * added since) are scanned. */
+static bool field_has_control_char(const sw_msg_hdr_t *h)
+{
+    return !h->no_ctl && has_control_char(h->value, h->value_len);
+}
+
+/* Whether s[0..n) starts with `lower_word` (lower case letters and other
+ * bytes), its letters in either case. */
+static bool starts_with_ignoring_case(const char *s, size_t n, const char *lower_word, size_t len)
+{
+    if (n < len)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c != lower_word[i] && !(c >= 'A' && c <= 'Z' && c + ('a' - 'A') == lower_word[i]))
+            return false;
+    }
+    return true;
 }
 
 /* Trims whitespace around s[0..*n): returns the new start. */
@@ -314,20 +349,24 @@ static bool element_has_bare_uri_headers(const char *s, size_t n, void *arg)
     return !bracketed && memchr(uri, '?', uri_len) != NULL;
 }
 
-static bool address_has_bare_uri_headers(const sw_msg_t *m, sw_hdr_id_t id)
+/* regbadct in any From, To or Contact: one walk of the list, and a look at
+ * the few values holding a '?'. */
+static bool addresses_have_bare_uri_headers(const sw_msg_t *m)
 {
-    const char *v;
-    size_t cursor = 0;
-    while ((v = next_header(m, id, &cursor)) != NULL)
-        if (strchr(v, '?') != NULL && for_each_element(v, element_has_bare_uri_headers, NULL))
+    for (size_t i = 0; i < m->hdr_count; i++) {
+        const sw_msg_hdr_t *h = &m->hdrs[i];
+        bool address = h->id == SW_HDR_FROM || h->id == SW_HDR_TO || h->id == SW_HDR_CONTACT;
+        if (address && memchr(h->value, '?', h->value_len) != NULL &&
+            for_each_element(h->value, element_has_bare_uri_headers, NULL))
             return true;
+    }
     return false;
 }
 
-static bool scheme_is(const char *uri, size_t n, const char *scheme)
+/* Whether uri[0..n) is of the scheme `scheme` (lower case), in any letter case. */
+static bool scheme_is(const char *uri, size_t n, const char *scheme, size_t len)
 {
-    size_t len = strlen(scheme);
-    return n > len && uri[len] == ':' && strncasecmp(uri, scheme, len) == 0;
+    return n > len && uri[len] == ':' && starts_with_ignoring_case(uri, n, scheme, len);
 }
 
 /* escruri: headers in a SIP Request-URI ("?Route=..."). '@' cannot occur
@@ -441,7 +480,9 @@ static bool sip_ruri_ok(const char *ruri)
         p += n;
     }
     if (*p == ':') {
-        size_t n = strspn(p + 1, "0123456789");
+        size_t n = 0;
+        while (is_digit(p[1 + n]))
+            n++;
         if (n == 0)
             return false;
         p += n + 1;
@@ -473,16 +514,16 @@ static bool tel_number_ok(const char *s, size_t n)
 static bool top_via_ok(const char *v)
 {
     for (int part = 0; part < 3; part++) {
-        v += strspn(v, " \t");
+        v += span_of(v, is_wsp);
         size_t n = span_of(v, is_token_char);
         if (n == 0)
             return false;
         v += n;
-        v += strspn(v, " \t");
+        v += span_of(v, is_wsp);
         if (part < 2 && *v++ != '/')
             return false;
     }
-    v += strspn(v, " \t");
+    v += span_of(v, is_wsp);
     return *v == '[' || is_host_char(*v);
 }
 
@@ -634,7 +675,7 @@ static size_t skip_wsp(const char *v, size_t n, size_t i)
  * printable character but the separators is let through). */
 static bool address_header_ok(const sw_msg_hdr_t *h)
 {
-    if (!h || has_control_char(h->value, h->value_len))
+    if (!h || field_has_control_char(h))
         return false;
     /* outside its quoted strings (skipped by length) the value now holds no
      * NUL, which run_until() would take for a stop character */
@@ -656,12 +697,16 @@ static bool address_header_ok(const sw_msg_hdr_t *h)
         }
     }
     if (lt < n) {
-        size_t uri = run_until(v, n, lt, STOP_GT);
+        /* up to the '>', in one pass unless there is whitespace on the way */
+        size_t uri = run_until(v, n, lt, STOP_GT | STOP_WSP);
+        bool spaced = lt + uri < n && is_wsp(v[lt + uri]);
+        if (spaced)
+            uri += run_until(v, n, lt + uri, STOP_GT);
         if (lt + uri == n)
             return true; /* an unclosed '<' is libosip2's to refuse */
-        if (run_until(v, n, lt, STOP_WSP) < uri)
+        if (spaced)
             return false; /* no whitespace inside a URI */
-        if (uri > 4 && strncasecmp(v + lt + 1, "tel:", 4) == 0 && !tel_number_ok(v + lt + 1, uri - 1))
+        if (starts_with_ignoring_case(v + lt + 1, uri - 1, "tel:", 4) && !tel_number_ok(v + lt + 1, uri - 1))
             return false;
         i = lt + uri + 1;
     } else {
@@ -670,7 +715,7 @@ static bool address_header_ok(const sw_msg_hdr_t *h)
             uri--;
         if (run_until(v, n, i, STOP_COLON) >= uri || run_until(v, n, i, STOP_WSP) < uri)
             return false; /* no scheme, or whitespace inside the addr-spec */
-        if (uri >= 4 && strncasecmp(v + i, "tel:", 4) == 0 && !tel_number_ok(v + i, uri))
+        if (starts_with_ignoring_case(v + i, uri, "tel:", 4) && !tel_number_ok(v + i, uri))
             return false;
         i += run_until(v, n, i, STOP_SEMI);
     }
@@ -728,9 +773,15 @@ static void view_headers(const sw_msg_t *m, header_view_t *v)
         }
         if (slot >= 0 && v->count[slot]++ == 0)
             v->first[slot] = h;
-        if (v->first_with_ctl == NULL && has_control_char(h->value, h->value_len))
+        if (v->first_with_ctl == NULL && field_has_control_char(h))
             v->first_with_ctl = h;
     }
+}
+
+/* The version is "SIP/2.0", "SIP" in any case (its NUL compared too). */
+static bool is_sip_2_0(const char *version)
+{
+    return version != NULL && starts_with_ignoring_case(version, strlen(version) + 1, "sip/2.0", sizeof "sip/2.0");
 }
 
 /* Checks shared by requests and responses: version, the five headers every
@@ -755,7 +806,7 @@ static const char *check_common(const sw_msg_t *m, const header_view_t *hv, int 
     if (to && !address_header_ok(to))
         return "Malformed To header";
     const char *version = sw_msg_version(m);
-    if (version == NULL || strcasecmp(version, "SIP/2.0") != 0) {
+    if (!is_sip_2_0(version)) {
         *code = 505;
         return "Version Not Supported";
     }
@@ -791,6 +842,8 @@ static void check_response(const sw_msg_t *m, sw_sanity_t *out)
 static void check_request(const sw_msg_t *m, sw_sanity_t *out)
 {
     const char *method = sw_msg_method(m);
+    size_t method_len = strlen(method);
+    int known = method_index(method, method_len);
     int code;
     header_view_t hv;
     view_headers(m, &hv);
@@ -834,19 +887,19 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
     }
     /* Before the CSeq comparison: an unknown method is 501 even when the
      * CSeq does not match (mismatch02). */
-    if (!sw_sip_method_known(method)) {
+    if (known == M_UNKNOWN) {
         fail(out, 501, "Not Implemented");
         return;
     }
-    if (strlen(method) != cseq_method_len || strncmp(method, cseq_method, cseq_method_len) != 0) {
+    if (method_len != cseq_method_len || memcmp(method, cseq_method, cseq_method_len) != 0) {
         fail(out, 400, "CSeq method does not match the request"); /* mismatch01 */
         return;
     }
 
     const char *ruri = sw_msg_ruri(m);
     size_t ruri_len = strlen(ruri);
-    bool sip_ruri = scheme_is(ruri, ruri_len, "sip") || scheme_is(ruri, ruri_len, "sips");
-    if (!sip_ruri && !scheme_is(ruri, ruri_len, "tel")) {
+    bool sip_ruri = scheme_is(ruri, ruri_len, "sip", 3) || scheme_is(ruri, ruri_len, "sips", 4);
+    if (!sip_ruri && !scheme_is(ruri, ruri_len, "tel", 3)) {
         fail(out, 416, "Unsupported URI Scheme"); /* unkscm, novelsc */
         return;
     }
@@ -865,35 +918,34 @@ static void check_request(const sw_msg_t *m, sw_sanity_t *out)
         fail(out, 400, "Invalid Via branch");
         return;
     }
-    if (address_has_bare_uri_headers(m, SW_HDR_FROM) || address_has_bare_uri_headers(m, SW_HDR_TO) ||
-        address_has_bare_uri_headers(m, SW_HDR_CONTACT)) {
+    if (addresses_have_bare_uri_headers(m)) {
         fail(out, 400, "URI with headers outside <>"); /* regbadct */
         return;
     }
-    if (strcmp(method, "REGISTER") == 0) {
+    if (known == M_REGISTER) {
         /* unksm2: the address of record must be a SIP or SIPS URI
          * (RFC 3261 10.3 step 5). */
         const char *to = hv.first[MAND_TO]->value;
         size_t uri_len;
         bool bracketed;
         const char *uri = uri_of_address(to, strlen(to), &uri_len, &bracketed);
-        if (!scheme_is(uri, uri_len, "sip") && !scheme_is(uri, uri_len, "sips")) {
+        if (!scheme_is(uri, uri_len, "sip", 3) && !scheme_is(uri, uri_len, "sips", 4)) {
             fail(out, 400, "To of a REGISTER must be a SIP URI");
             return;
         }
     }
     /* The switch answers out-of-dialog OPTIONS itself, as an endpoint
      * (zeromf expects 200); everything else it may pass on. */
-    if (max_forwards == 0 && strcmp(method, "OPTIONS") != 0) {
+    if (max_forwards == 0 && known != M_OPTIONS) {
         fail(out, 483, "Too Many Hops");
         return;
     }
     /* RFC 3261 8.2.2.3: Require is not checked for CANCEL (and ACK). */
-    if (strcmp(method, "CANCEL") != 0 && strcmp(method, "ACK") != 0 && collect_unsupported(m, out)) {
+    if (known != M_CANCEL && known != M_ACK && collect_unsupported(m, out)) {
         fail(out, 420, "Bad Extension"); /* bext01 */
         return;
     }
-    if (strcmp(method, "INVITE") == 0) {
+    if (known == M_INVITE) {
         size_t body_len;
         const char *body = sw_msg_body(m, &body_len);
         if (body_len > 0) {

@@ -12,6 +12,7 @@
 #include "test_util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <netinet/in.h>
 #include <string.h>
 
@@ -20,6 +21,7 @@
 #include "cfg/config.h"
 #include "cfg/core_params.h"
 #include "sip/guard.h"
+#include "sip/substrings.h"
 #include "stats/metrics.h"
 
 static char *const scanners[] = {"friendly-scanner", "sipvicious", "VaxSIPUserAgent"};
@@ -63,6 +65,106 @@ static void test_scanner_user_agents(void **state)
     sw_guard_configure(&s, NULL, NULL);
     assert_false(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agent: friendly-scanner\r\n\r\n"));
     sw_guard_stop();
+}
+
+/* Where the User-Agent line may be and look: any letter case, whitespace
+ * before the colon, the last line without its line end, a name anywhere in
+ * the value; not a longer header name, a folded continuation, a value cut
+ * short, a line shorter than the name. */
+static void test_scanner_lines(void **state)
+{
+    (void)state;
+    sw_guard_settings_t s = defaults();
+    sw_guard_configure(&s, NULL, NULL);
+    assert_true(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agent: sipvicious"));
+    assert_true(scanner("OPTIONS sip:100@h SIP/2.0\nuSER-aGENT\t \t:x FRIENDLY-SCANNER"));
+    assert_true(scanner("OPTIONS sip:100@h SIP/2.0\r\nVia: a\r\nUser-Agent: a/b (VaxSIPUserAgent)\r\n\r\n"));
+    assert_true(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agent:friendly-scannerfriendly-scanner\r\n\r\n"));
+    assert_false(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agent: sip\r\n vicious\r\n\r\n"));
+    assert_false(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agents: sipvicious\r\n\r\n"));
+    assert_false(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agent sipvicious\r\n\r\n"));
+    assert_false(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agent:\r\n\r\n"));
+    assert_false(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agen"));
+    assert_false(scanner("OPTIONS sip:100@h SIP/2.0\r\nU\r\nu\r\n\r\n"));
+    assert_false(scanner("OPTIONS sip:100@h SIP/2.0\r\nUser-Agent: sipviciou\r\ns\r\n"));
+    assert_false(scanner(""));
+    /* names from the cfg: any letter case, empty ones ignored, one byte long */
+    char *const names[] = {"", "SIP-Scan", "#"};
+    s.scanner_user_agents = names;
+    s.n_scanner_user_agents = 3;
+    sw_guard_configure(&s, NULL, NULL);
+    assert_true(scanner("A sip:h SIP/2.0\r\nUser-Agent: my sip-scan 2\r\n\r\n"));
+    assert_true(scanner("A sip:h SIP/2.0\r\nUser-Agent: #\r\n\r\n"));
+    assert_false(scanner("A sip:h SIP/2.0\r\nUser-Agent: Asterisk PBX 20\r\n\r\n"));
+    s.n_scanner_user_agents = 1; /* only "": nothing to look for */
+    sw_guard_configure(&s, NULL, NULL);
+    assert_false(scanner("A sip:h SIP/2.0\r\nUser-Agent: Asterisk PBX 20\r\n\r\n"));
+    sw_guard_stop();
+}
+
+/* The reference: each word looked for at each position, ASCII letters in
+ * either case. */
+static bool naive_contains(char *const *words, size_t n, const char *text, size_t len)
+{
+    for (size_t w = 0; w < n; w++) {
+        size_t m = strlen(words[w]);
+        for (size_t i = 0; m > 0 && i + m <= len; i++) {
+            size_t j = 0;
+            while (j < m && tolower((unsigned char)text[i + j]) == tolower((unsigned char)words[w][j]))
+                j++;
+            if (j == m)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* The automaton (sip/substrings.h) against the reference, over random word
+ * sets and texts from a small alphabet, so that words overlap, share
+ * prefixes and contain each other (its failure links at work), with both
+ * cases of the letters and bytes from 0x80 up (no case for them). */
+static void test_substrings_match_naive(void **state)
+{
+    (void)state;
+    static const char alphabet[] = "abAB-\x80\xc1\xe1";
+    uint32_t seed = 12345;
+#define NEXT_RANDOM() (seed = seed * 1103515245u + 12345u, (seed >> 16) & 0x7fff)
+    size_t found = 0, texts = 0;
+    for (int set = 0; set < 2000; set++) {
+        char words[6][8], *word_ptrs[6];
+        size_t n = 1 + NEXT_RANDOM() % 6;
+        for (size_t w = 0; w < n; w++) {
+            size_t len = NEXT_RANDOM() % 6; /* empty words too */
+            for (size_t k = 0; k < len; k++)
+                words[w][k] = alphabet[NEXT_RANDOM() % (sizeof alphabet - 1)];
+            words[w][len] = '\0';
+            word_ptrs[w] = words[w];
+        }
+        sw_substrings_t *set_ = sw_substrings_new((const char *const *)word_ptrs, n);
+        assert_non_null(set_);
+        for (int t = 0; t < 50; t++) {
+            char text[40];
+            size_t len = NEXT_RANDOM() % sizeof text;
+            for (size_t k = 0; k < len; k++)
+                text[k] = alphabet[NEXT_RANDOM() % (sizeof alphabet - 1)];
+            bool expected = naive_contains(word_ptrs, n, text, len);
+            if (sw_substrings_find(set_, text, len) != expected)
+                fail_msg("set %d text %d: expected %d", set, t, expected);
+            found += expected;
+            texts++;
+        }
+        sw_substrings_free(set_);
+    }
+#undef NEXT_RANDOM
+    /* both answers were given often */
+    assert_true(found > texts / 10 && found < texts - texts / 10);
+    /* nothing to find */
+    sw_substrings_t *none = sw_substrings_new(NULL, 0);
+    assert_non_null(none);
+    assert_false(sw_substrings_find(none, "abc", 3));
+    sw_substrings_free(none);
+    assert_false(sw_substrings_find(NULL, "abc", 3));
+    sw_substrings_free(NULL);
 }
 
 static void test_header_count(void **state)
@@ -201,6 +303,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scanner_user_agents),
+        cmocka_unit_test(test_scanner_lines),
+        cmocka_unit_test(test_substrings_match_naive),
         cmocka_unit_test(test_header_count),
         cmocka_unit_test(test_unknown_sources_and_rate_limit),
         cmocka_unit_test(test_overload_sheds_new_invites_only),

@@ -131,6 +131,15 @@ static void test_compact_and_spelling(void **state)
     assert_int_equal(frame(HEAD "Content-Length-X: 9\r\nlx: 9\r\nContent-Length: 3\r\n\r\nabc", true, &f),
                      SW_FRAME_OK);
     assert_int_equal(f.body_len, 3);
+    /* the name is told by its first byte, then read whole */
+    assert_int_equal(frame(HEAD "Content-Lengthy: 9\r\nContent-Lengt: 9\r\nc: text/plain\r\nContact: <sip:a@b>\r\n"
+                                "Content-Length\r\nCONTENT-length\t: 3\r\n\r\nabc",
+                           true, &f),
+                     SW_FRAME_OK);
+    assert_int_equal(f.body_len, 3);
+    assert_int_equal(frame(HEAD "Call-ID: x\r\nl\t:2\r\n\r\nab", true, &f), SW_FRAME_OK);
+    assert_int_equal(f.body_len, 2);
+    assert_int_equal(f.header_lines, 3); /* Via, Call-ID, l */
 }
 
 static void test_folded_headers(void **state)

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <dirent.h>
 #include <osipparser2/osip_parser.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sip/bytes.h"
 #include "sip/message.h"
 
 static sw_msg_t *parse_text(const char *text)
@@ -145,6 +147,51 @@ static void test_header_ids(void **state)
     assert_int_equal(sw_msg_header_id("Via", 0), SW_HDR_OTHER);
     assert_int_equal(sw_msg_header_id(NULL, 3), SW_HDR_OTHER);
     assert_int_equal(sw_msg_header_id("Ca\0l-ID", 7), SW_HDR_OTHER);
+}
+
+/* The id by the obvious rule: compact form expanded, then the known names
+ * compared byte by byte, ASCII letters in either case. */
+static sw_hdr_id_t reference_id(const char *name, size_t len)
+{
+    for (size_t i = 0; len == 1 && i < sizeof compact / sizeof compact[0]; i++)
+        if (tolower((unsigned char)name[0]) == compact[i][0][0])
+            name = compact[i][1], len = strlen(name);
+    for (size_t i = 0; i < KNOWN_COUNT; i++) {
+        size_t k = 0;
+        while (k < len && known[i].name[k] != '\0' && tolower((unsigned char)name[k]) == known[i].name[k])
+            k++;
+        if (k == len && known[i].name[k] == '\0')
+            return known[i].id;
+    }
+    return SW_HDR_OTHER;
+}
+
+/* sw_msg_header_id compares names a word at a time, forcing the letters'
+ * case bit: every byte value at every position of every known name gives
+ * the reference's answer (a CR where a '-' is, which differs from it by that
+ * bit only, is another name). */
+static void test_header_id_every_byte(void **state)
+{
+    (void)state;
+    size_t hits = 0;
+    for (size_t i = 0; i < KNOWN_COUNT; i++) {
+        size_t len = strlen(known[i].name);
+        char name[32];
+        for (size_t at = 0; at < len; at++) {
+            for (int b = 0; b < 256; b++) {
+                memcpy(name, known[i].name, len);
+                name[at] = (char)b;
+                sw_hdr_id_t expected = reference_id(name, len);
+                if (sw_msg_header_id(name, len) != expected)
+                    fail_msg("%s with 0x%02x at %zu: %d, expected %d", known[i].name, (unsigned)b, at,
+                             (int)sw_msg_header_id(name, len), (int)expected);
+                hits += expected != SW_HDR_OTHER;
+            }
+        }
+    }
+    assert_true(hits > 2 * KNOWN_COUNT); /* each name in both cases at least */
+    assert_int_equal(sw_msg_header_id("Max\rForwards", 12), SW_HDR_OTHER);
+    assert_int_equal(sw_msg_header_id("USER-AGENT", 10), SW_HDR_USER_AGENT);
 }
 
 /* Lookups by id give what comparing names gave: over a message carrying
@@ -308,6 +355,138 @@ static void test_text_room_bound(void **state)
     free(text);
 }
 
+
+/* A byte the sanity checks refuse in a value: below 0x20 but HTAB, or DEL. */
+static bool is_control(unsigned char c)
+{
+    return (c < 0x20 && c != '\t') || c == 0x7f;
+}
+
+static bool value_has_control(const sw_msg_hdr_t *h)
+{
+    for (size_t i = 0; i < h->value_len; i++)
+        if (is_control((unsigned char)h->value[i]))
+            return true;
+    return false;
+}
+
+/* Parses exactly len bytes copied to a block of their own size (under ASan a
+ * read past them is caught) and checks what the line scan promises: a field
+ * says no_ctl exactly when its value holds no control character, header_nul
+ * says whether a NUL sits in the header section, and a refusal for a stray
+ * CR means there was one. Returns whether the message parsed. */
+static bool parse_and_check_line_scan(const char *text, size_t len)
+{
+    char *copy = malloc(len);
+    assert_non_null(copy);
+    memcpy(copy, text, len);
+    const char *err = NULL;
+    sw_msg_t *m = sw_msg_parse(copy, len, &err);
+    if (m == NULL) {
+        if (strcmp(err, "stray CR in header") == 0) {
+            bool stray = false;
+            for (size_t i = 0; i + 1 < len && !stray; i++)
+                stray = copy[i] == '\r' && copy[i + 1] != '\n';
+            stray = stray || copy[len - 1] == '\r';
+            assert_true(stray);
+        }
+        free(copy);
+        return false;
+    }
+    free(copy);
+    assert_int_equal(m->header_nul, memchr(m->raw, '\0', m->body_offset) != NULL);
+    for (size_t i = 0; i < m->hdr_count; i++)
+        if (m->hdrs[i].no_ctl == value_has_control(&m->hdrs[i]))
+            fail_msg("field %zu (%s): no_ctl %d, value with a control character %d", i, m->hdrs[i].name,
+                     m->hdrs[i].no_ctl, value_has_control(&m->hdrs[i]));
+    sw_msg_free(m);
+    return true;
+}
+
+/* sip/bytes.h against a byte loop: every length up to a few blocks, every
+ * start offset, control characters (and bytes from 0x80 up, which are not)
+ * at every position, each buffer allocated to its exact size (under ASan a
+ * read past it is caught). */
+static void test_find_control_every_offset(void **state)
+{
+    (void)state;
+    static const unsigned char bytes[] = {0x00, 0x09, 0x0a, 0x0d, 0x1f, 0x7f, 0x20, 0x7e, 0x80, 0x9f, 0xff};
+    for (size_t n = 0; n <= 50; n++) {
+        for (size_t at = 0; at <= n; at++) {
+            for (size_t b = 0; b < sizeof bytes; b++) {
+                char *buf = malloc(n ? n : 1);
+                assert_non_null(buf);
+                memset(buf, 'x', n);
+                if (at < n)
+                    buf[at] = (char)bytes[b];
+                for (size_t from = 0; from <= n; from++) {
+                    size_t expected = n;
+                    for (size_t i = from; i < n && expected == n; i++)
+                        if (is_control((unsigned char)buf[i]) || buf[i] == '\t')
+                            expected = i;
+                    if (sw_bytes_find_control(buf, from, n) != expected)
+                        fail_msg("n %zu, 0x%02x at %zu, from %zu: %zu, expected %zu", n, (unsigned)bytes[b], at, from,
+                                 sw_bytes_find_control(buf, from, n), expected);
+                }
+                free(buf);
+            }
+        }
+    }
+}
+
+/* The parser finds each line's end and its control characters in one pass,
+ * 16 bytes at a time (sip/bytes.h), the last block of the buffer read back
+ * from its end: every byte value that matters at every offset of the header
+ * section, the message shifted through every alignment (no body, so that
+ * the last lines sit in the buffer's last block), short and long lines, a
+ * folded one. */
+static void test_line_scan_control_characters(void **state)
+{
+    (void)state;
+    static const unsigned char bytes[] = {0x00, 0x01, 0x09, 0x0a, 0x0b, 0x0d, 0x1f, 0x20, 0x7e, 0x7f, 0x80, 0xff};
+    size_t parsed = 0, with_control = 0;
+    for (size_t pad = 0; pad <= 16; pad++) {
+        char text[512];
+        int n = snprintf(text, sizeof text,
+                         "REGISTER sip:example.com SIP/2.0\r\n"
+                         "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKscan%.*s\r\n"
+                         "f: <sip:a@example.com>;tag=1\r\nt: <sip:a@example.com>\r\n"
+                         "Call-ID: c@h\r\nCSeq: 1 REGISTER\r\nSubject: a long value\r\n  folded on\r\n"
+                         "X: y\nl: 0\r\n\r\n",
+                         (int)pad, "0123456789abcdef");
+        assert_true(n > 0 && (size_t)n < sizeof text);
+        size_t len = (size_t)n, first_header = strchr(text, '\n') + 1 - text;
+        assert_true(parse_and_check_line_scan(text, len));
+        for (size_t at = first_header; at < len - 2; at++) {
+            for (size_t b = 0; b < sizeof bytes; b++) {
+                char mutated[512];
+                memcpy(mutated, text, len);
+                mutated[at] = (char)bytes[b];
+                if (parse_and_check_line_scan(mutated, len)) {
+                    parsed++;
+                    with_control += is_control(bytes[b]) && bytes[b] != '\n' && text[at] != '\n' && text[at] != '\r';
+                }
+            }
+        }
+        /* a control character in the start line, at every offset */
+        for (size_t at = 0; at < first_header - 2; at++) {
+            char mutated[512];
+            memcpy(mutated, text, len);
+            mutated[at] = '\0';
+            const char *err = NULL;
+            assert_null(sw_msg_parse(mutated, len, &err));
+            mutated[at] = '\r';
+            assert_null(sw_msg_parse(mutated, len, &err));
+        }
+    }
+    /* both sides were reached: fields with and without control characters */
+    assert_true(parsed > 1000);
+    assert_true(with_control > 500);
+    /* messages shorter than a block */
+    assert_true(parse_and_check_line_scan("A sip:b SIP/2.0\n\n", 18));
+    assert_true(parse_and_check_line_scan("A sip:b SIP/2.0\nX:\x01\n\n", 22));
+    assert_false(parse_and_check_line_scan("A sip:b SIP/2.0\nX:\ra\n\n", 23));
+}
 
 /* ---- plain messages (sip/plain.c) ----------------------------------------- */
 
@@ -625,9 +804,12 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_header_ids),
+        cmocka_unit_test(test_header_id_every_byte),
         cmocka_unit_test(test_lookup_matches_names),
         cmocka_unit_test(test_received_views),
         cmocka_unit_test(test_text_room_bound),
+        cmocka_unit_test(test_find_control_every_offset),
+        cmocka_unit_test(test_line_scan_control_characters),
         cmocka_unit_test(test_plain_messages_agree_with_libosip2),
         cmocka_unit_test(test_plain_message_changes),
     };
