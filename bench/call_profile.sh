@@ -7,6 +7,8 @@
 #
 # Per call, over the calls of one run:
 #  - CPU: utime+stime of every server thread (/proc), and the user part;
+#  - preemptions: involuntary context switches (a send that wakes a sipp on
+#    this CPU can switch the server out before the syscall returns);
 #  - wake-ups: voluntary context switches of the server's threads, i.e. the
 #    times the loop slept in epoll_wait and was woken (each costs a kernel
 #    round trip and caches gone cold; at low rates they dominate);
@@ -88,12 +90,15 @@ run() { # RATE CALLS WRAPPER...
     for g in $gws; do kill -KILL "$g" 2>/dev/null || true; wait "$g" 2>/dev/null || true; done
 }
 
-# utime stime voluntary-switches of every thread of PID
+# utime stime voluntary-switches involuntary-switches of every thread of PID
 proc_counts() {
-    local f t v=0
+    local f t v=0 n=0 vn
     read -r -a f </proc/"$1"/stat
-    for t in /proc/"$1"/task/*/status; do v=$((v + $(awk '/^voluntary_ctxt_switches/ {print $2}' "$t"))); done
-    echo "${f[13]} ${f[14]} $v"
+    for t in /proc/"$1"/task/*/status; do
+        vn=$(awk '/^voluntary_ctxt_switches/ {v = $2} /^nonvoluntary_ctxt_switches/ {n = $2} END {print v, n}' "$t")
+        v=$((v + ${vn% *})) n=$((n + ${vn#* }))
+    done
+    echo "${f[13]} ${f[14]} $v $n"
 }
 per_call() { echo "scale=${3:-2}; ($1) / $2" | bc; }
 
@@ -106,7 +111,7 @@ if command -v perf >/dev/null && perf stat -e syscalls:sys_enter_epoll_wait true
     tracepoints=$(perf list 2>/dev/null || true)
 fi
 on_up() {
-    read -r u0 s0 v0 <<<"$(proc_counts "$1")"
+    read -r u0 s0 v0 n0 <<<"$(proc_counts "$1")"
     if [ "$perf_ok" = 1 ]; then
         local ev=(-e syscalls:sys_exit_epoll_wait --filter 'ret == 0') e
         for e in "${syscalls[@]}"; do
@@ -118,7 +123,7 @@ on_up() {
     fi
 }
 on_done() {
-    read -r u1 s1 v1 <<<"$(proc_counts "$1")"
+    read -r u1 s1 v1 n1 <<<"$(proc_counts "$1")"
     if [ "$perf_ok" = 1 ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
 }
 echo "sipswitch $("$work/sipswitch" --version 2>/dev/null | head -n1): $calls calls at $rate cps, hold 1 s, $(nproc) CPUs"
@@ -127,6 +132,9 @@ echo "  calls successful $run_ok, failed $run_failed"
 printf '  CPU per call: %s us (user %s us)\n' "$(per_call "($u1 + $s1 - $u0 - $s0) * 1000000 / $hz" "$calls" 1)" \
     "$(per_call "($u1 - $u0) * 1000000 / $hz" "$calls" 1)"
 printf '  wake-ups per call (voluntary context switches): %s\n' "$(per_call "$v1 - $v0" "$calls")"
+# a send that wakes a peer on this CPU may hand the CPU over before the
+# syscall returns (wake-up preemption): the server is switched out mid-work
+printf '  preemptions per call (involuntary context switches): %s\n' "$(per_call "$n1 - $n0" "$calls")"
 if [ "$perf_ok" = 1 ]; then
     printf '  syscalls per call:'
     awk -F, -v n="$calls" '$3 ~ /^syscalls:sys_enter_/ && $1 + 0 > 0 {

@@ -96,6 +96,14 @@ static char *xstrdup(const char *s)
     return d;
 }
 
+static char *xstrndup(const char *s, size_t n)
+{
+    char *d = strndup(s, n);
+    if (!d)
+        abort();
+    return d;
+}
+
 /* The texts joined into one allocation (NULL counts as ""). The headers of
  * every request a call sends are made of such pieces: joining them costs a
  * tenth of formatting them with vsnprintf. */
@@ -266,24 +274,67 @@ static bool has_option_tag(const sw_msg_t *m, const char *header, const char *ta
     return false;
 }
 
-/* The route set a message's Record-Route headers give, one entry a line
- * ("\n"-separated, as build_in_dialog reads it), or NULL. A UAS keeps their
- * order; a UAC (our B side, from the 2xx) reverses it (RFC 3261 12.1). */
+/* The route set a dialog's requests carry (RFC 3261 12.1.1, 12.1.2): every
+ * Record-Route entry of m, each header line split at its commas (outside
+ * quotes and <>), in the order received, or reversed for the UAC side.
+ * Entries one per line ('\n'-separated), or NULL when there is none. */
 static char *route_set_of(const sw_msg_t *m, bool reversed)
 {
-    size_t n = sw_msg_header_count(m, "Record-Route");
-    if (!n)
+    size_t n_lines = sw_msg_header_count(m, "Record-Route");
+    if (!n_lines)
         return NULL;
-    size_t cap = 1;
-    for (size_t i = 0; i < n; i++)
-        cap += strlen(sw_msg_header(m, "Record-Route", i)) + 1;
-    char *set = calloc(1, cap);
-    if (!set)
+    typedef struct { const char *at; size_t len; } entry_t;
+    size_t cap = 1, n = 0, room = 8;
+    entry_t *e = malloc(room * sizeof *e);
+    if (!e)
         abort();
-    for (size_t k = 0; k < n; k++) {
-        strcat(set, sw_msg_header(m, "Record-Route", reversed ? n - 1 - k : k));
-        strcat(set, "\n");
+    for (size_t i = 0; i < n_lines; i++) {
+        const char *v = sw_msg_header(m, "Record-Route", i);
+        bool quoted = false, angle = false;
+        for (const char *start = v, *p = v;; p++) {
+            if (*p == '\0' || (*p == ',' && !quoted && !angle)) {
+                const char *end = p;
+                while (start < end && (*start == ' ' || *start == '\t'))
+                    start++;
+                while (end > start && (end[-1] == ' ' || end[-1] == '\t'))
+                    end--;
+                if (end > start) {
+                    if (n == room && !(e = realloc(e, (room *= 2) * sizeof *e)))
+                        abort();
+                    e[n++] = (entry_t){start, (size_t)(end - start)};
+                    cap += (size_t)(end - start) + 1;
+                }
+                if (*p == '\0')
+                    break;
+                start = p + 1;
+            } else if (quoted) {
+                if (*p == '\\' && p[1])
+                    p++;
+                else if (*p == '"')
+                    quoted = false;
+            } else if (*p == '"') {
+                quoted = true;
+            } else if (*p == '<') {
+                angle = true;
+            } else if (*p == '>') {
+                angle = false;
+            }
+        }
     }
+    char *set = NULL;
+    if (n) {
+        if (!(set = malloc(cap)))
+            abort();
+        char *out = set;
+        for (size_t k = 0; k < n; k++) {
+            const entry_t *x = &e[reversed ? n - 1 - k : k];
+            memcpy(out, x->at, x->len);
+            out += x->len;
+            *out++ = '\n';
+        }
+        *out = '\0';
+    }
+    free(e);
     return set;
 }
 
@@ -411,9 +462,12 @@ static sw_msg_t *build_in_dialog(sw_call_t *c, sw_dialog_side_t *side, const cha
     sw_msg_header_add(m, "To", to);
     sw_msg_header_add(m, "Call-ID", side->call_id);
     sw_msg_header_add(m, "CSeq", cs);
-    if (side->route_set)
-        for (char *r = side->route_set, *save = NULL, *tok; (tok = strtok_r(r, "\n", &save)) != NULL; r = NULL)
-            sw_msg_header_add(m, "Route", tok);
+    /* one Route per entry; the set is kept as it is for the next request */
+    for (const char *r = side->route_set, *nl; r && (nl = strchr(r, '\n')) != NULL; r = nl + 1) {
+        char *route = xstrndup(r, (size_t)(nl - r));
+        sw_msg_header_add(m, "Route", route);
+        free(route);
+    }
     free(via);
     free(from);
     free(to);

@@ -118,6 +118,18 @@ check "re-INVITE: same Call-ID and From tag as the gateway's dialog" all_of \
 check "re-INVITE: sent to the gateway's Contact" bash -c "head -n1 <<<\"\$1\" | grep -q '^INVITE sip:gw@127.0.0.1:$GW_A '" _ "$again"
 n=$(trace count "$WORK/gw_A.msg" received '^ACK ')
 check "re-INVITE: the gateway got one ACK per INVITE (got $n)" [ "$n" = 2 ]
+# the gateway's 200 gave the route set p1, p2 + p3 (one line, a comma list):
+# every request of the switch in that dialog carries it reversed, one Route
+# per entry (RFC 3261 12.1.2), the first ACK and the BYE alike
+routes() { grep '^Route:' | tr -d '\r' | tr '\n' '|'; }
+want='Route: "edge, two" <sip:p3.example;lr>|Route: <sip:p2.example;lr>|Route: <sip:p1.example;lr>|'
+check "route set: both ACKs, the re-INVITE and the BYE carry it, reversed" all_of \
+    [ "$(trace msg "$WORK/gw_A.msg" received '^ACK ' 1 | routes)" = "$want" ] :: \
+    [ "$(trace msg "$WORK/gw_A.msg" received '^INVITE ' 2 | routes)" = "$want" ] :: \
+    [ "$(trace msg "$WORK/gw_A.msg" received '^ACK ' 2 | routes)" = "$want" ] :: \
+    [ "$(trace msg "$WORK/gw_A.msg" received '^BYE ' 1 | routes)" = "$want" ]
+check "route set: the gateway's proxies do not reach the caller" \
+    bash -c '! grep -q "p[123]\.example" "$1"' _ "$WORK/caller.msg"
 
 # 3. a forged BYE (the call's Call-ID, another To tag) gets 481 and the call goes on
 sed 's/milliseconds="1000"/milliseconds="2000"/' "$SC/call_uac.xml" >"$WORK/call_uac_long.xml"
