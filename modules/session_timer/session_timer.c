@@ -136,7 +136,8 @@ static int st_init(sw_module_t *self, const sw_api_t *api, const sw_config_t *cf
     memset(&st_rt, 0, sizeof st_rt);
     st_rt.api = api;
     st_rt.self = self;
-    if (api->size < offsetof(sw_api_t, msg_reply_body) + sizeof api->msg_reply_body) {
+    /* param_line is the last entry session_timer uses (its cfg errors' lines) */
+    if (api->size < offsetof(sw_api_t, param_line) + sizeof api->param_line) {
         api->set_error(self, "this sipswitch has module ABI %u.%u without the call operations session_timer needs",
                        api->abi_major, api->abi_minor);
         return -1;

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define P(...) {.size = sizeof(sw_param_t), __VA_ARGS__}
 #define SECONDS(s) ((int64_t)(s) * 1000)
@@ -68,105 +67,36 @@ const sw_param_t session_timer_params[] = {
 
 /* ---- finding a key's line ------------------------------------------------------------- */
 
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
-}
-
-/* True when the "[...]" line names section [kind] (name NULL) or [kind NAME]. */
-static bool section_is(char *line, const char *kind, const char *name)
-{
-    char *close = strchr(line, ']');
-    if (!close)
-        return false;
-    *close = '\0';
-    char *inner = trim(line + 1);
-    size_t klen = strcspn(inner, " \t");
-    if (klen != strlen(kind) || strncasecmp(inner, kind, klen) != 0)
-        return false;
-    char *rest = trim(inner + klen);
-    return name ? strcmp(rest, name) == 0 : *rest == '\0';
-}
-
-int st_cfg_line(const char *path, const char *kind, const char *name, const char *key, const char *alias)
-{
-    FILE *f = path ? fopen(path, "r") : NULL;
-    if (!f)
-        return 0;
-    char buf[1024];
-    int line = 0, found = 0;
-    bool inside = false;
-    while (!found && fgets(buf, sizeof buf, f)) {
-        line++;
-        if (!strchr(buf, '\n') && !feof(f)) {
-            /* a line longer than the buffer: skip its rest, it is no key we look for */
-            int c;
-            while ((c = fgetc(f)) != EOF && c != '\n')
-                ;
-            continue;
-        }
-        char *s = trim(buf);
-        if (*s == '[') {
-            inside = section_is(s, kind, name);
-            continue;
-        }
-        if (!inside || *s == ';' || *s == '#' || buf[0] == ' ' || buf[0] == '\t')
-            continue; /* comments, and indented lines that continue a value */
-        size_t klen = strcspn(s, "= \t");
-        if ((klen == strlen(key) && strncasecmp(s, key, klen) == 0) ||
-            (alias && klen == strlen(alias) && strncasecmp(s, alias, klen) == 0))
-            found = line;
-    }
-    fclose(f);
-    return found;
-}
-
 /* ---- reading and checking --------------------------------------------------------------- */
 
 typedef struct checker {
     const sw_api_t *api;
+    const sw_config_t *module_cfg;
     const char *path;
     bool allow_short;
     char *err, *warn;
     size_t err_len, warn_len, warn_used;
 } checker_t;
 
-static const char *const kind_names[ST_OBJ_KINDS] = {"gateway", "mapping", "account"};
 static const unsigned kind_scopes[ST_OBJ_KINDS] = {SW_SCOPE_GATEWAY, SW_SCOPE_MAPPING, SW_SCOPE_ACCOUNT};
 
-static const char *alias_of(const char *key)
+/* Writes "file:line: " for key as written in view (an object's section, or
+ * the module's), falling back to the module's section where an object only
+ * inherits the value. */
+static int where(const checker_t *ck, char *out, size_t len, const sw_config_t *view, const char *key)
 {
-    for (const sw_param_t *p = session_timer_params; p->size; p++)
-        if (strcmp(p->name, key) == 0)
-            return p->vos_alias;
-    return NULL;
-}
-
-/* Writes "file:line: " for a key as found in [kind NAME] (kind NULL: the
- * module's own section), falling back to the module's section where an
- * object only inherits the value. */
-static int where(const checker_t *ck, char *out, size_t len, int kind, const char *object, const char *key)
-{
-    int line = 0;
-    if (kind >= 0)
-        line = st_cfg_line(ck->path, kind_names[kind], object, key, alias_of(key));
-    if (!line)
-        line = st_cfg_line(ck->path, "session_timer", NULL, key, alias_of(key));
+    int line = ck->api->param_line(view, key);
+    if (!line && view != ck->module_cfg)
+        line = ck->api->param_line(ck->module_cfg, key);
     if (line)
         return snprintf(out, len, "%s:%d: ", ck->path ? ck->path : "cfg", line);
     return snprintf(out, len, "%s: ", ck->path ? ck->path : "cfg");
 }
 
-static int fail(checker_t *ck, int kind, const char *object, const char *key, const char *fmt, ...)
-    SW_PRINTF(5, 6);
-static int fail(checker_t *ck, int kind, const char *object, const char *key, const char *fmt, ...)
+static int fail(checker_t *ck, const sw_config_t *view, const char *key, const char *fmt, ...) SW_PRINTF(4, 5);
+static int fail(checker_t *ck, const sw_config_t *view, const char *key, const char *fmt, ...)
 {
-    int n = where(ck, ck->err, ck->err_len, kind, object, key);
+    int n = where(ck, ck->err, ck->err_len, view, key);
     if (n > 0 && (size_t)n < ck->err_len) {
         va_list ap;
         va_start(ap, fmt);
@@ -179,15 +109,15 @@ static int fail(checker_t *ck, int kind, const char *object, const char *key, co
 /* An interval (ms) against its floor: below it is an error without the
  * opt-in, a warning with it. An object's value equal to inherited_ms (the
  * module's, which it may only inherit) was warned about there already. */
-static int check_floor(checker_t *ck, const sw_config_t *view, int kind, const char *object, const char *key,
-                       uint32_t floor_s, int64_t inherited_ms)
+static int check_floor(checker_t *ck, const sw_config_t *view, const char *object, const char *key, uint32_t floor_s,
+                       int64_t inherited_ms)
 {
     int64_t ms = ck->api->param_int(view, key);
     if (ms >= (int64_t)floor_s * 1000 || (object && ms == inherited_ms))
         return 0;
     const char *text = ck->api->param_str(view, key);
     if (!ck->allow_short)
-        return fail(ck, kind, object, key,
+        return fail(ck, view, key,
                     "%s = %s is below %u s (RFC 4028 / VOS3000 minimum); allow_short_intervals = On in "
                     "[session_timer] accepts it, for tests only",
                     key, text ? text : "?", floor_s);
@@ -203,12 +133,11 @@ static int check_floor(checker_t *ck, const sw_config_t *view, int kind, const c
     return 0;
 }
 
-static int check_whole_seconds(checker_t *ck, const sw_config_t *view, int kind, const char *object,
-                               const char *key)
+static int check_whole_seconds(checker_t *ck, const sw_config_t *view, const char *key)
 {
     if (ck->api->param_int(view, key) % 1000 == 0)
         return 0;
-    return fail(ck, kind, object, key, "%s = %s: whole seconds only (Session-Expires and Min-SE count seconds)",
+    return fail(ck, view, key, "%s = %s: whole seconds only (Session-Expires and Min-SE count seconds)",
                 key, ck->api->param_str(view, key));
 }
 
@@ -219,19 +148,19 @@ static uint32_t seconds_of(const sw_api_t *api, const sw_config_t *view, const c
 }
 
 /* One leg's settings from a view (module or object), checked. */
-static int read_leg(checker_t *ck, const sw_config_t *view, int kind, const char *object, uint32_t min_se_s,
+static int read_leg(checker_t *ck, const sw_config_t *view, const char *object, uint32_t min_se_s,
                     const st_leg_settings_t *global, st_leg_settings_t *out)
 {
     const sw_api_t *api = ck->api;
     int64_t inherited_ms = global ? (int64_t)global->session_ttl_s * 1000 : -1;
     out->enabled = api->param_int(view, "session_timer") != 0;
     out->method = (st_method_t)api->param_int(view, "session_refresh_method");
-    if (check_floor(ck, view, kind, object, "session_ttl", ST_RFC_MIN_INTERVAL_S, inherited_ms) ||
-        check_whole_seconds(ck, view, kind, object, "session_ttl"))
+    if (check_floor(ck, view, object, "session_ttl", ST_RFC_MIN_INTERVAL_S, inherited_ms) ||
+        check_whole_seconds(ck, view, "session_ttl"))
         return -1;
     out->session_ttl_s = seconds_of(api, view, "session_ttl");
     if (out->session_ttl_s < min_se_s)
-        return fail(ck, kind, object, "session_ttl",
+        return fail(ck, view, "session_ttl",
                     "session_ttl (%u s) is below min_se (%u s): the switch would offer an interval it refuses "
                     "itself",
                     out->session_ttl_s, min_se_s);
@@ -252,6 +181,7 @@ int st_config_load(const sw_api_t *api, const sw_config_t *module_cfg, st_config
     if (warn_len)
         warn[0] = '\0';
     checker_t ck = {.api = api,
+                    .module_cfg = module_cfg,
                     .path = api->config_file ? api->config_file(module_cfg) : NULL,
                     .allow_short = api->param_int(module_cfg, "allow_short_intervals") != 0,
                     .err = err,
@@ -261,13 +191,13 @@ int st_config_load(const sw_api_t *api, const sw_config_t *module_cfg, st_config
     out->allow_short = ck.allow_short;
     out->segment = (uint32_t)api->param_int(module_cfg, "session_update_segment");
     out->early_hangup_ms = (uint32_t)api->param_int(module_cfg, "session_timeout_early_hangup");
-    if (check_floor(&ck, module_cfg, -1, NULL, "min_se", ST_RFC_MIN_INTERVAL_S, -1) ||
-        check_whole_seconds(&ck, module_cfg, -1, NULL, "min_se") ||
-        check_floor(&ck, module_cfg, -1, NULL, "no_timer_reinvite_interval", ST_MIN_NO_TIMER_INTERVAL_S, -1))
+    if (check_floor(&ck, module_cfg, NULL, "min_se", ST_RFC_MIN_INTERVAL_S, -1) ||
+        check_whole_seconds(&ck, module_cfg, "min_se") ||
+        check_floor(&ck, module_cfg, NULL, "no_timer_reinvite_interval", ST_MIN_NO_TIMER_INTERVAL_S, -1))
         return -1;
     out->min_se_s = seconds_of(api, module_cfg, "min_se");
     out->no_timer_ms = (uint64_t)api->param_int(module_cfg, "no_timer_reinvite_interval");
-    if (read_leg(&ck, module_cfg, -1, NULL, out->min_se_s, NULL, &out->global))
+    if (read_leg(&ck, module_cfg, NULL, out->min_se_s, NULL, &out->global))
         return -1;
     for (int k = 0; k < ST_OBJ_KINDS; k++) {
         size_t n = api->object_count(module_cfg, kind_scopes[k]);
@@ -281,7 +211,7 @@ int st_config_load(const sw_api_t *api, const sw_config_t *module_cfg, st_config
                 continue;
             st_named_settings_t *o = &out->objects[k][out->n_objects[k]++];
             o->name = api->strdup(name);
-            if (read_leg(&ck, view, k, name, out->min_se_s, &out->global, &o->settings)) {
+            if (read_leg(&ck, view, name, out->min_se_s, &out->global, &o->settings)) {
                 st_config_free(api, out);
                 return -1;
             }

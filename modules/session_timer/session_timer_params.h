@@ -76,9 +76,4 @@ void st_config_free(const sw_api_t *api, st_config_t *conf);
  * there is no such section. O(log n). */
 const st_leg_settings_t *st_config_object(const st_config_t *conf, int kind, const char *name);
 
-/* The line of `key` (or `alias`) in section [kind NAME] (or [kind] when
- * name is NULL) of the cfg file at path; 0 when not found. Exposed for the
- * tests: the module API has no line lookup. */
-int st_cfg_line(const char *path, const char *kind, const char *name, const char *key, const char *alias);
-
 #endif

@@ -281,36 +281,13 @@ static void test_whole_seconds_and_ttl_above_min_se(void **state)
     expect_error("[core]\n[session_timer]\nallow_short_intervals = On\nsession_ttl = 2500ms\nmin_se = 1\n", 4,
                  "whole seconds");
     expect_error("[core]\n[session_timer]\nmin_se = 90.5s\n", 3, "whole seconds");
+    /* written under its VOS3000 name, after a comment and an indented line */
+    expect_error("[core]\n[session_timer]\n# SS_SIP_SESSION_TTL = 1\nSS_SIP_SESSION_TTL = 90500ms\n", 4,
+                 "whole seconds");
     expect_error("[core]\n[session_timer]\nmin_se = 300\nsession_ttl = 200\n", 4,
                  "session_ttl (200 s) is below min_se (300 s)");
     expect_error("[core]\n[session_timer]\nmin_se = 300\n[gateway x]\naddress = 192.0.2.4\nsession_ttl = 120\n",
                  6, "session_ttl (120 s) is below min_se (300 s)");
-}
-
-static void test_cfg_line_finder(void **state)
-{
-    (void)state;
-    FILE *f = fopen(cfg_path, "w");
-    assert_non_null(f);
-    fputs("[core]\n"
-          "session_ttl = 1\n"            /* 2: another section */
-          "[session_timer]\n"
-          "# session_ttl = 2\n"          /* 4: a comment */
-          "  session_ttl = 3\n"          /* 5: indented: continues a value */
-          "SS_SIP_SESSION_TTL=4\n"       /* 6: the alias, no spaces */
-          "[ gateway  gw1 ]\n"
-          "Session_TTL = 5\n"            /* 8: any case */
-          "[gateway gw12]\n"
-          "session_ttl = 6\n",           /* 10 */
-          f);
-    fclose(f);
-    assert_int_equal(st_cfg_line(cfg_path, "session_timer", NULL, "session_ttl", "SS_SIP_SESSION_TTL"), 6);
-    assert_int_equal(st_cfg_line(cfg_path, "gateway", "gw1", "session_ttl", NULL), 8);
-    assert_int_equal(st_cfg_line(cfg_path, "gateway", "gw12", "session_ttl", NULL), 10);
-    assert_int_equal(st_cfg_line(cfg_path, "gateway", "gw2", "session_ttl", NULL), 0);
-    assert_int_equal(st_cfg_line(cfg_path, "session_timer", NULL, "min_se", NULL), 0);
-    assert_int_equal(st_cfg_line("/nonexistent/x.cfg", "session_timer", NULL, "min_se", NULL), 0);
-    assert_int_equal(st_cfg_line(NULL, "session_timer", NULL, "min_se", NULL), 0);
 }
 
 int main(void)
@@ -323,7 +300,6 @@ int main(void)
         cmocka_unit_test(test_short_intervals_refused_without_opt_in),
         cmocka_unit_test(test_short_intervals_with_opt_in_warn),
         cmocka_unit_test(test_whole_seconds_and_ttl_above_min_se),
-        cmocka_unit_test(test_cfg_line_finder),
     };
     return cmocka_run_group_tests(tests, setup_file, remove_file);
 }
