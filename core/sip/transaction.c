@@ -1312,16 +1312,20 @@ static size_t raw_headers_start(const char *buf, size_t len)
     return lf ? (size_t)(lf - buf) + 1 : len;
 }
 
-static const char *raw_header(const char *buf, size_t len, sw_hdr_id_t id, size_t *value_len)
+/* The first Call-ID and CSeq values of request bytes, in one walk that ends
+ * once both are found (they lead most requests). NULL for one not found. */
+static void raw_call_id_cseq(const char *buf, size_t len, raw_field_t *call_id, raw_field_t *cseq)
 {
     size_t pos = raw_headers_start(buf, len);
     raw_field_t f;
-    while (raw_next_field(buf, len, &pos, &f))
-        if (f.id == id) {
-            *value_len = f.value_len;
-            return f.value;
-        }
-    return NULL;
+    call_id->value = cseq->value = NULL;
+    call_id->value_len = cseq->value_len = 0;
+    while ((!call_id->value || !cseq->value) && raw_next_field(buf, len, &pos, &f)) {
+        if (f.id == SW_HDR_CALL_ID && !call_id->value)
+            *call_id = f;
+        else if (f.id == SW_HDR_CSEQ && !cseq->value)
+            *cseq = f;
+    }
 }
 
 /* RFC 3261 17.1.1.3 (ACK) and 9.1 (CANCEL): the INVITE's Request-URI, its
@@ -1465,9 +1469,10 @@ static void on_conn_lost(sw_conn_watch_t *w)
 static sw_tx_t *client_start(const char *method, const char *branch, const char *bytes, size_t len,
                              tx_peer_t *peer, uint32_t invite_timeout_ms)
 {
-    size_t call_id_len = 0, cseq_len = 0;
-    const char *call_id = raw_header(bytes, len, SW_HDR_CALL_ID, &call_id_len);
-    const char *cseq = raw_header(bytes, len, SW_HDR_CSEQ, &cseq_len);
+    raw_field_t call_id_field, cseq_field;
+    raw_call_id_cseq(bytes, len, &call_id_field, &cseq_field);
+    const char *call_id = call_id_field.value, *cseq = cseq_field.value;
+    size_t call_id_len = call_id_field.value_len, cseq_len = cseq_field.value_len;
     bool invite = strcmp(method, "INVITE") == 0;
     id_field_t f[] = {
         ID(branch, branch, strlen(branch)),
