@@ -14,6 +14,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # clang, its libFuzzer/sanitizer runtime and llvm (llvm-symbolizer) for `make fuzz`.
 DEPS=(build-essential autoconf automake libtool libtool-bin pkg-config
       libosip2-dev libuv1-dev libinih-dev liblua5.4-dev libmicrohttpd-dev libltdl-dev libssl-dev libsqlite3-dev
+      libmimalloc-dev
       libcmocka-dev sip-tester python3 curl procps
       clang libclang-rt-dev llvm)
 

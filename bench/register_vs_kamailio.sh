@@ -47,7 +47,7 @@
 #     touched it). The allocator keeps what the transactions of the fill
 #     used at their peak; the second half reuses it, so its growth / (N/2)
 #     is the marginal cost of one more binding. With gdb, sipswitch is then
-#     made to call malloc_trim(0), which hands the free pages back: what is
+#     made to call malloc_trim(0) (mi_collect(true) under mimalloc), which hands the free pages back: what is
 #     left is its live memory (a diagnostic, shown apart).
 #  4. with --callgrind: user-space instructions per registration, both
 #     servers under valgrind's callgrind at a low rate (noise-free, kernel
@@ -410,8 +410,13 @@ if [ -z "$only" ] || [ "$only" = mem ]; then
         if [ "$n" = sipswitch ] && command -v gdb >/dev/null; then
             # what is left once malloc gives back the pages it holds free (the
             # transactions' peak): the live memory, not a figure of the target
-            gdb -p "$srv_root" -batch -ex 'call (int) malloc_trim(0)' >/dev/null 2>&1 || true
-            trimmed=" | after malloc_trim(0) (gdb): VmRSS $(mem_of "$n") kB => $((($(mem_of "$n") - k0) * 1024 / (2 * half))) B/binding live"
+            # (mimalloc's mi_collect when the daemon runs on it, glibc's malloc_trim else)
+            if "$work/sipswitch" --version | grep -q '^allocator: mimalloc'; then
+                gdb -p "$srv_root" -batch -ex 'call (void) mi_collect(1)' >/dev/null 2>&1 || true
+            else
+                gdb -p "$srv_root" -batch -ex 'call (int) malloc_trim(0)' >/dev/null 2>&1 || true
+            fi
+            trimmed=" | free pages given back (gdb): VmRSS $(mem_of "$n") kB => $((($(mem_of "$n") - k0) * 1024 / (2 * half))) B/binding live"
         fi
         stop_server
         failed=$(($(bench_sipp_col "sipp_mem_a_$n.csv" 18) + $(bench_sipp_col "sipp_mem_b_$n.csv" 18)))

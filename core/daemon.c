@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "allocator.h"
 #include "call/call.h"
 #include "call/dialplan.h"
 #include "call/gateways.h"
@@ -488,8 +489,11 @@ int sw_daemon_run(const sw_daemon_options_t *o)
         return 1;
     }
     sw_log_setup((sw_log_target_t)d.core.log_target, (sw_log_level_t)d.core.log_level);
-    sw_notice("sipswitch %s starting (cfg %s, module ABI %d.%d)", SIPSWITCH_VERSION, o->cfg_path, SW_ABI_MAJOR,
-              SW_ABI_MINOR);
+    sw_notice("sipswitch %s starting (cfg %s, module ABI %d.%d, allocator %s)", SIPSWITCH_VERSION, o->cfg_path,
+              SW_ABI_MAJOR, SW_ABI_MINOR, sw_allocator_name());
+    if (sw_allocator_mimalloc_unused())
+        sw_warn("mimalloc is loaded but malloc() is not its (another malloc was bound first, an LD_PRELOAD?): "
+                "the C library's malloc serves the switch, at more CPU per call");
     signal(SIGPIPE, SIG_IGN);
 
     uv_loop_t *loop = uv_default_loop();

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "allocator.h"
 #include "daemon.h"
 #include "sipswitch/module.h"
 #include "sipswitch/version.h"
@@ -21,7 +22,7 @@ static void usage(FILE *f)
             "  -t, --check           validate cfg and script, print every error as file:line: reason\n"
             "      --dump-params     list every parameter of the core and the loaded modules\n"
             "      --format=md       with --dump-params: a Markdown reference\n"
-            "  -v, --version         print the version and module ABI\n"
+            "  -v, --version         print the version, the module ABI and the memory allocator\n"
             "  -h, --help            this text\n"
             "\n"
             "Runs in the foreground. SIGHUP reloads cfg and script; SIGTERM/SIGINT stop it.\n",
@@ -54,7 +55,8 @@ int main(int argc, char **argv)
             }
             break;
         case 'v':
-            printf("sipswitch %s (module ABI %d.%d)\n", SIPSWITCH_VERSION, SW_ABI_MAJOR, SW_ABI_MINOR);
+            printf("sipswitch %s (module ABI %d.%d)\nallocator: %s\n", SIPSWITCH_VERSION, SW_ABI_MAJOR, SW_ABI_MINOR,
+                   sw_allocator_name());
             return 0;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "allocator.h"
 #include "call/call_report.h"
 #include "daemon.h"
 #include "http/mgmt_blocked.h"
@@ -87,9 +88,10 @@ static enum MHD_Result handle_metrics(struct MHD_Connection *c)
     sw_strbuf_printf(&b, "# HELP sipswitch_uptime_seconds Seconds since start\n# TYPE sipswitch_uptime_seconds gauge\n"
                   "sipswitch_uptime_seconds %llu\n",
               (unsigned long long)sw_daemon_uptime_seconds());
-    sw_strbuf_printf(&b, "# HELP sipswitch_build_info Version of this sipswitch\n# TYPE sipswitch_build_info gauge\n"
-                  "sipswitch_build_info{version=\"%s\",abi=\"%d.%d\"} 1\n",
-              SIPSWITCH_VERSION, SW_ABI_MAJOR, SW_ABI_MINOR);
+    sw_strbuf_printf(&b, "# HELP sipswitch_build_info Version of this sipswitch, its module ABI and its malloc\n"
+                  "# TYPE sipswitch_build_info gauge\n"
+                  "sipswitch_build_info{version=\"%s\",abi=\"%d.%d\",allocator=\"%s\"} 1\n",
+              SIPSWITCH_VERSION, SW_ABI_MAJOR, SW_ABI_MINOR, sw_allocator_name());
     const sw_modules_t *ms = sw_daemon_modules();
     sw_strbuf_printf(&b, "# HELP sipswitch_modules_loaded Modules loaded\n# TYPE sipswitch_modules_loaded gauge\n"
                   "sipswitch_modules_loaded %zu\n",

@@ -101,6 +101,14 @@ check "--dump-params includes loaded modules' parameters" grep -q '`SS_PROBE_VAL
 
 out=$("$SW_BIN" --version)
 check "--version names the module ABI" grep -qE '^sipswitch [0-9.]+ \(module ABI 1\.[0-9]+\)$' <<<"$out"
+# configure links the daemon with mimalloc when it finds it: its malloc must be
+# the one that serves the process (symbol interposition, link order), and a
+# build without it says so rather than pretending
+if grep -q '^#define HAVE_MIMALLOC 1' "$top_builddir/config.h"; then
+    check "--version: malloc is mimalloc's ($out)" grep -qE '^allocator: mimalloc [0-9]+\.[0-9]+\.[0-9]+$' <<<"$out"
+else
+    check "--version: malloc is glibc's ($out)" grep -qx 'allocator: glibc' <<<"$out"
+fi
 "$SW_BIN" --bogus >/dev/null 2>&1
 check "an unknown option exits 2" [ $? -eq 2 ]
 
