@@ -150,7 +150,9 @@ static void random_token(char *buf, size_t n)
 {
     char hex[33];
     sw_random_hex(hex, 16);
-    snprintf(buf, n, "%s", hex);
+    size_t len = n > 32 ? 32 : n - 1;
+    memcpy(buf, hex, len);
+    buf[len] = '\0';
 }
 
 static uint32_t hash_str(const char *s)
@@ -953,8 +955,14 @@ static bool send_attempt(sw_call_t *c, const sw_route_step_t *step)
         return false;
     }
     /* build_in_dialog wrote Max-Forwards 70: the caller's, decremented, rules */
-    char mf[16];
-    snprintf(mf, sizeof mf, "%d", c->max_forwards);
+    char mf[4]; /* 0..255 (call_new_invite caps it), without snprintf */
+    int v = c->max_forwards < 0 ? 0 : c->max_forwards > 255 ? 255 : c->max_forwards, i = 0;
+    if (v >= 100)
+        mf[i++] = (char)('0' + v / 100);
+    if (v >= 10)
+        mf[i++] = (char)('0' + v / 10 % 10);
+    mf[i++] = (char)('0' + v % 10);
+    mf[i] = '\0';
     sw_msg_header_set(m, "Max-Forwards", mf);
     char *contact = our_contact(transport);
     sw_msg_header_add(m, "Contact", contact);

@@ -1516,9 +1516,9 @@ static sw_msg_t *new_built(size_t text_size, text_room_t *room)
 /* libosip2 parses the Request-URI of the request line when the scheme is
  * sip, sips or tel (build_osip_view): a built message must not hold one it
  * refuses, or its view could never be made. */
-static bool ruri_parses(const char *ruri, size_t scheme_len)
+static bool ruri_parses(const char *ruri, size_t uri_len, size_t scheme_len)
 {
-    if (!scheme_is_sip_or_tel(ruri, scheme_len))
+    if (!scheme_is_sip_or_tel(ruri, scheme_len) || sw_uri_plain(ruri, uri_len))
         return true;
     osip_uri_t *uri = NULL;
     bool ok = osip_uri_init(&uri) == 0 && osip_uri_parse(uri, ruri) == 0;
@@ -1534,7 +1534,7 @@ sw_msg_t *sw_msg_new_request(const char *method, const char *ruri)
         return NULL;
     size_t method_len = strlen(method), uri_len = strlen(ruri), scheme_len = 0;
     if (check_request_parts(method, method_len, ruri, uri_len, &scheme_len) != NULL ||
-        !ruri_parses(ruri, scheme_len))
+        !ruri_parses(ruri, uri_len, scheme_len))
         return NULL;
     text_room_t room;
     sw_msg_t *m = new_built(method_len + uri_len + scheme_len + sizeof built_version + 3, &room);

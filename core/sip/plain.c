@@ -247,6 +247,11 @@ static bool uri_plain(const char *s, size_t n)
     return params_plain(s + i, n - i, NULL, 0, false, &none);
 }
 
+bool sw_uri_plain(const char *s, size_t n)
+{
+    return uri_plain(s, n);
+}
+
 /* A From, To or Contact value: ["display name" or token display name] "<"
  * URI ">" params, or a URI without "<" (ending at the first ';') and params.
  * The value of the header parameter `wanted` goes to *found. */

@@ -133,9 +133,11 @@ static uint64_t linger_until(const tx_config_t *c, uint64_t at)
 
 void sw_tx_new_branch(char *buf, size_t n)
 {
-    char hex[21];
-    sw_random_hex(hex, 10);
-    snprintf(buf, n, MAGIC_COOKIE "%s", hex);
+    char text[sizeof MAGIC_COOKIE + 20] = MAGIC_COOKIE; /* cookie + 20 hex digits + NUL */
+    sw_random_hex(text + sizeof MAGIC_COOKIE - 1, 10);
+    size_t len = n > sizeof text - 1 ? sizeof text - 1 : n - 1;
+    memcpy(buf, text, len);
+    buf[len] = '\0';
 }
 
 /* ---- keyed hash (SipHash-1-3) ------------------------------------------------------ */
@@ -686,6 +688,11 @@ static size_t first_via_parm_len(const char *v, size_t n)
     bool quoted = false;
     int bracket = 0;
     size_t i = 0;
+    /* most Via lines carry one via-parm: without a comma the walk below
+     * would reach the end anyway, and memchr gets there several bytes at a
+     * time */
+    if (memchr(v, ',', n) == NULL)
+        i = n;
     for (; i < n; i++) {
         char c = v[i];
         if (quoted) {

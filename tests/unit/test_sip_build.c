@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sip/plain.h"
 #include "sip/sip.h"
 #include "sipswitch/version.h"
 
@@ -469,6 +470,43 @@ static void test_request_uri(void **state)
     sw_msg_free(m);
 }
 
+/* A built Request-URI that plain.c calls plain skips libosip2's check: every
+ * one of them must be one libosip2 accepts, and a request built with it
+ * must give libosip2's view the same URI. The others still go to libosip2. */
+static void test_plain_request_uri_agrees_with_libosip2(void **state)
+{
+    (void)state;
+    static const char *const uris[] = {
+        "sip:bob@example.com", "sips:bob@example.com:5061;transport=tcp", "sip:+442079460000@192.0.2.7:5060",
+        "sip:192.0.2.7", "sip:[2001:db8::1]:5060;lr", "tel:+442079460000", "sip:a.b-c_d!e~f*g'h(i)@h.example",
+        "sip:bob@example.com;user=phone;x", "tel:12", "sip:x@y", "sip:bob@host:123456", "sip:@host",
+        "sip:bob@", "sip:bob@host;=v", "sip:b%20b@host", "sip:bob@host?subject=x", "sip:bob:pw@host",
+        "tel:1", "sip:bob@[2001:db8::1", "SIP:bob@EXAMPLE.com", "sip:bob@host;p=\"q\""};
+    size_t plain = 0;
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+        osip_uri_t *u = NULL;
+        bool osip_ok = osip_uri_init(&u) == 0 && osip_uri_parse(u, uris[i]) == 0;
+        osip_uri_free(u);
+        bool is_plain = sw_uri_plain(uris[i], strlen(uris[i]));
+        if (is_plain) {
+            plain++;
+            if (!osip_ok)
+                fail_msg("plain but refused by libosip2: %s", uris[i]);
+        }
+        sw_msg_t *m = sw_msg_new_request("INVITE", uris[i]);
+        if (osip_ok || is_plain) {
+            assert_non_null(m);
+            osip_message_t *view = sw_msg_osip(m);
+            assert_non_null(view);
+            assert_non_null(view->req_uri);
+            sw_msg_free(m);
+        } else {
+            assert_null(m);
+        }
+    }
+    assert_true(plain >= 10); /* the fast path is taken at all */
+}
+
 static void test_many_headers(void **state)
 {
     (void)state;
@@ -693,6 +731,7 @@ int main(void)
         cmocka_unit_test(test_binary_body_and_content_length),
         cmocka_unit_test(test_relay_parsed_message),
         cmocka_unit_test(test_request_uri),
+        cmocka_unit_test(test_plain_request_uri_agrees_with_libosip2),
         cmocka_unit_test(test_many_headers),
         cmocka_unit_test(test_osip_view_made_on_demand),
         cmocka_unit_test(test_built_header_checks),
