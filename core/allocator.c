@@ -22,6 +22,11 @@ static bool mimalloc_unused;
 
 static void detect(void)
 {
+    /* AddressSanitizer links its malloc into the executable itself */
+    if (dlsym(RTLD_DEFAULT, "__asan_init") != NULL) {
+        snprintf(name, sizeof name, "asan");
+        return;
+    }
     /* the definition every caller binds to: the first in lookup order */
     Dl_info where;
     void *malloc_sym = dlsym(RTLD_DEFAULT, "malloc");

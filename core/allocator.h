@@ -8,8 +8,9 @@
 #include <stdbool.h>
 
 /* "mimalloc 2.0.9" when malloc() is mimalloc's, "glibc" when it is the C
- * library's, else the file name of the library that defines it (an
- * LD_PRELOAD: "libjemalloc.so.2"). Static text, worked out once. */
+ * library's, "asan" in a sanitizer build, else the file name of the library
+ * that defines it (an LD_PRELOAD: "libjemalloc.so.2"). Static text, worked
+ * out once. */
 const char *sw_allocator_name(void);
 
 /* True when mimalloc is in the process but malloc() is not its (a link order

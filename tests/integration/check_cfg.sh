@@ -107,7 +107,7 @@ check "--version names the module ABI" grep -qE '^sipswitch [0-9.]+ \(module ABI
 if grep -q '^#define HAVE_MIMALLOC 1' "$top_builddir/config.h"; then
     check "--version: malloc is mimalloc's ($out)" grep -qE '^allocator: mimalloc [0-9]+\.[0-9]+\.[0-9]+$' <<<"$out"
 else
-    check "--version: malloc is glibc's ($out)" grep -qx 'allocator: glibc' <<<"$out"
+    check "--version: malloc is glibc's, or ASan's in a sanitizer build ($out)" grep -qxE 'allocator: (glibc|asan)' <<<"$out"
 fi
 "$SW_BIN" --bogus >/dev/null 2>&1
 check "an unknown option exits 2" [ $? -eq 2 ]

@@ -12,7 +12,7 @@ check "/health says ok" grep -q '"status":"ok"' "$WORK/http.body"
 code=$(http_get /metrics)
 check "GET /metrics: 200" [ "$code" = 200 ]
 check "/metrics has uptime" grep -qE '^sipswitch_uptime_seconds [0-9]+' "$WORK/http.body"
-alloc=glibc
+alloc='(glibc|asan)'
 grep -q '^#define HAVE_MIMALLOC 1' "$top_builddir/config.h" && alloc='mimalloc [0-9.]+'
 check "/metrics build_info names the malloc in use ($alloc)" \
     grep -qE "^sipswitch_build_info\{version=\"[0-9.]+\",abi=\"1\.[0-9]+\",allocator=\"$alloc\"\} 1$" "$WORK/http.body"
