@@ -27,6 +27,7 @@
 #include "loop_jobs.h"
 #include "lua/engine.h"
 #include "module/loader.h"
+#include "net/resolve.h"
 #include "net/transport.h"
 #include "sip/frontdoor.h"
 #include "sip/guard.h"
@@ -48,6 +49,11 @@ typedef struct daemon_state {
     sw_modules_t modules;
     sw_lua_engine_t *lua;
     routing_t routing;
+    struct {
+        struct reload *resolving;      /* the reload whose gateway names are being looked up */
+        struct reload *head, *tail;    /* reloads asked for and not begun, in order */
+        bool closed;                   /* shutting down: none applies any more */
+    } reloads;
     uv_signal_t sig_hup, sig_term, sig_int;
     time_t started_at;
     bool running;
@@ -83,9 +89,13 @@ static const char *module_search_path(const sw_daemon_options_t *o)
 }
 
 /* Reads cfg, resolves [core], opens the modules it names (when `mods` is not
- * open yet) or reuses them, and resolves everything else. */
+ * open yet) or reuses them, and resolves everything else. The [gateway]
+ * table needs DNS: with `gateway_names` its hosts are only collected there
+ * (a reload resolves them off the loop, then builds it); without, they are
+ * resolved here, blocking (start-up, --check). */
 static sw_cfg_t *load_config(const sw_daemon_options_t *o, sw_core_settings_t *core, sw_modules_t *mods,
-                             bool open_modules, routing_t *routing, sw_errors_t *errs)
+                             bool open_modules, routing_t *routing, sw_resolve_batch_t *gateway_names,
+                             sw_errors_t *errs)
 {
     memset(core, 0, sizeof *core);
     sw_cfg_t *cfg = sw_cfg_read(o->cfg_path, errs);
@@ -101,7 +111,10 @@ static sw_cfg_t *load_config(const sw_daemon_options_t *o, sw_core_settings_t *c
         routing->dialplans = sw_dialplans_build(cfg, errs);
     if (routing && !errs->count) {
         routing->sources = sw_sources_build(sw_cfg_view(cfg, "core"), errs);
-        sw_gateways_build(sw_cfg_view(cfg, "core"), &routing->gateways, errs);
+        if (gateway_names)
+            sw_gateways_names(sw_cfg_view(cfg, "core"), gateway_names);
+        else
+            sw_gateways_build(sw_cfg_view(cfg, "core"), &routing->gateways, errs);
     }
     return cfg;
 }
@@ -185,7 +198,7 @@ int sw_daemon_check(const sw_daemon_options_t *o)
     memset(&mods, 0, sizeof mods);
     routing_t routing;
     memset(&routing, 0, sizeof routing);
-    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &routing, &errs);
+    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &routing, NULL, &errs);
     /* init the modules too (they bind no socket before start): their init
      * validates what the cfg parser cannot, and the script's top level may
      * call their functions */
@@ -283,7 +296,7 @@ int sw_daemon_dump_params(const sw_daemon_options_t *o, bool markdown)
     memset(&mods, 0, sizeof mods);
     routing_t routing;
     memset(&routing, 0, sizeof routing);
-    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &routing, &errs);
+    sw_cfg_t *cfg = load_config(o, &core, &mods, true, &routing, NULL, &errs);
     if (!cfg) {
         /* no readable cfg: the core's parameters alone */
         cfg = sw_cfg_read_string(o->cfg_path, "", &errs);
@@ -344,58 +357,203 @@ static void warn_restart_only(const sw_core_settings_t *old, const sw_core_setti
         sw_warn("reload: 'log_target' changed; it takes effect at the next restart");
 }
 
-int sw_daemon_reload(const char *trigger, sw_errors_t *errs)
-{
-    sw_notice("reload requested (%s)", trigger);
+/* A reload takes three steps so that no DNS lookup blocks the signaling
+ * thread: the loop reads and checks the cfg (reload_begin), libuv's worker
+ * threads resolve the gateway names it needs (net/resolve.h), and the loop
+ * applies it, or refuses it, once every name has an answer (reload_apply).
+ * Calls go on meanwhile with the running cfg. Reloads run one at a time in
+ * the order asked: a second one reads the cfg only after the first applied,
+ * or an older file could come back over a newer one. */
+typedef struct reload {
+    struct reload *next;
+    char trigger[16];
+    sw_reload_done_fn done;
+    void *ud;
+    /* what reload_begin read, owned here until reload_apply makes it live */
+    sw_cfg_t *cfg;
     sw_core_settings_t core;
     routing_t routing;
-    memset(&routing, 0, sizeof routing);
-    sw_cfg_t *cfg = load_config(&d.opts, &core, &d.modules, false, &routing, errs);
-    if (cfg && !errs->count) {
+    sw_resolve_batch_t *gateway_names;
+    size_t lookups;                  /* names sent to DNS */
+    uint64_t lookups_started_ms;
+    sw_errors_t errs;
+} reload_t;
+
+static void reload_free(reload_t *r)
+{
+    routing_free(&r->routing);
+    sw_core_settings_free(&r->core);
+    sw_cfg_free(r->cfg);
+    sw_resolve_batch_free(r->gateway_names);
+    sw_errors_clear(&r->errs);
+    free(r);
+}
+
+/* Builds the gateway table from the answered names, loads the script and
+ * applies the cfg; or refuses, changing nothing. 0 when applied. */
+static int reload_apply(reload_t *r)
+{
+    sw_errors_t *errs = &r->errs;
+    if (r->cfg && !errs->count)
+        sw_gateways_build_resolved(sw_cfg_view(r->cfg, "core"), r->gateway_names, &r->routing.gateways, errs);
+    if (r->cfg && !errs->count) {
         /* the new script's top level and the modules' reload see the new plans */
-        sw_dialplans_activate(routing.dialplans);
+        sw_dialplans_activate(r->routing.dialplans);
         sw_lua_limits_t lim;
-        lua_limits(&core, &lim);
+        lua_limits(&r->core, &lim);
         char err[2048];
-        if (sw_lua_engine_load(d.lua, core.script, &lim, err, sizeof err))
+        if (sw_lua_engine_load(d.lua, r->core.script, &lim, err, sizeof err))
             sw_errors_add(errs, NULL, 0, "%s", err);
     }
-    if (!cfg || errs->count) {
+    if (!r->cfg || errs->count) {
         sw_metric_inc(&sw_metrics.reloads_failed);
         log_errors(SW_LOG_ERROR, errs);
         sw_error("reload refused: the running cfg and script are unchanged");
         sw_dialplans_activate(d.routing.dialplans);
-        routing_free(&routing);
-        sw_core_settings_free(&core);
-        sw_cfg_free(cfg);
         return -1;
     }
     /* cfg and script are good: the script is already live; apply the cfg */
-    warn_restart_only(&d.core, &core);
+    warn_restart_only(&d.core, &r->core);
     /* a module that refuses keeps its old settings; the reload goes on, and
      * the refusals reach whoever asked (errs: warnings when 0 is returned) */
     size_t before = errs->count;
-    sw_modules_reload(&d.modules, cfg, errs);
+    sw_modules_reload(&d.modules, r->cfg, errs);
     for (size_t i = before; i < errs->count; i++)
         sw_warn("%s", errs->items[i]);
-    sw_log_set_level((sw_log_level_t)core.log_level);
-    sw_transport_apply(&core);
-    sw_frontdoor_settings_t fs = {.max_message_size = core.max_message_size, .force_rport = core.force_rport};
+    sw_log_set_level((sw_log_level_t)r->core.log_level);
+    sw_transport_apply(&r->core);
+    sw_frontdoor_settings_t fs = {.max_message_size = r->core.max_message_size, .force_rport = r->core.force_rport};
     sw_frontdoor_configure(&fs, &d.modules);
-    configure_transactions(&core);
+    configure_transactions(&r->core);
     sw_core_settings_free(&d.core);
-    d.core = core;
+    d.core = r->core;
+    memset(&r->core, 0, sizeof r->core);
     /* calls in progress copied what they use of the old tables; the engine
      * keeps pointers, so it is given the tables' final home, d.routing */
     routing_free(&d.routing);
-    d.routing = routing;
+    d.routing = r->routing;
+    memset(&r->routing, 0, sizeof r->routing);
     configure_calls(&d.core, &d.routing);
     configure_guard(&d.core, &d.routing);
     sw_cfg_free(d.cfg);
-    d.cfg = cfg;
+    d.cfg = r->cfg;
+    r->cfg = NULL;
     sw_metric_inc(&sw_metrics.reloads_ok);
     sw_notice("reload done: cfg %s and script %s are live", d.opts.cfg_path, d.core.script);
     return 0;
+}
+
+/* Tells whoever asked (rc 0 applied, -1 refused), then forgets the reload. */
+static void reload_end(reload_t *r, int rc)
+{
+    if (r->done)
+        r->done(rc, &r->errs, r->ud);
+    reload_free(r);
+}
+
+static void reload_next(void);
+
+static void on_gateway_names(sw_resolve_batch_t *names, void *ud)
+{
+    reload_t *r = ud;
+    (void)names; /* r->gateway_names */
+    d.reloads.resolving = NULL;
+    if (d.reloads.closed) { /* shutting down: whoever asked was told already */
+        reload_free(r);
+        return;
+    }
+    sw_notice("reload: %zu gateway name%s answered in %llu ms", r->lookups, r->lookups == 1 ? "" : "s",
+              (unsigned long long)(uv_now(sw_loop()) - r->lookups_started_ms));
+    reload_end(r, reload_apply(r));
+    reload_next();
+}
+
+/* Reads and checks the cfg, and starts the lookups of the gateway names it
+ * needs. True when they run (on_gateway_names goes on); false when the
+ * reload can be applied or refused at once. */
+static bool reload_begin(reload_t *r)
+{
+    sw_notice("reload requested (%s)", r->trigger);
+    r->gateway_names = sw_resolve_batch_new();
+    r->cfg = load_config(&d.opts, &r->core, &d.modules, false, &r->routing, r->gateway_names, &r->errs);
+    if (!r->cfg || r->errs.count)
+        return false;
+    r->lookups = sw_resolve_unanswered(r->gateway_names);
+    r->lookups_started_ms = uv_now(sw_loop());
+    if (sw_resolve_start(r->gateway_names, sw_loop(), on_gateway_names, r) != 0)
+        return false;
+    sw_notice("reload: resolving %zu gateway name%s before the new cfg applies", r->lookups,
+              r->lookups == 1 ? "" : "s");
+    return true;
+}
+
+/* Begins the reloads waiting, one after the other, until one waits for DNS. */
+static void reload_next(void)
+{
+    while (!d.reloads.resolving && d.reloads.head && !d.reloads.closed) {
+        reload_t *r = d.reloads.head;
+        d.reloads.head = r->next;
+        if (!d.reloads.head)
+            d.reloads.tail = NULL;
+        if (reload_begin(r)) {
+            d.reloads.resolving = r;
+            return;
+        }
+        reload_end(r, reload_apply(r));
+    }
+}
+
+void sw_daemon_reload(const char *trigger, sw_reload_done_fn done, void *ud)
+{
+    /* the same asker twice before its first request began (SIGHUPs in a
+     * row): one reload, which reads the cfg as it is when it begins, serves
+     * both, and answers once */
+    for (reload_t *w = d.reloads.head; w; w = w->next)
+        if (w->done == done && w->ud == ud) {
+            sw_notice("reload requested (%s): merged with the one waiting to begin", trigger);
+            return;
+        }
+    reload_t *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    snprintf(r->trigger, sizeof r->trigger, "%s", trigger);
+    r->done = done;
+    r->ud = ud;
+    if (d.reloads.closed) {
+        sw_errors_add(&r->errs, NULL, 0, "shutting down: reload not applied");
+        reload_end(r, -1);
+        return;
+    }
+    if (d.reloads.tail)
+        d.reloads.tail->next = r;
+    else
+        d.reloads.head = r;
+    d.reloads.tail = r;
+    if (d.reloads.resolving)
+        sw_notice("reload requested (%s): queued behind the one resolving gateway names", trigger);
+    reload_next();
+}
+
+/* Shutdown: no reload applies any more. Whoever waits is answered now; the
+ * reload whose names are resolving is freed when its lookups come back
+ * (the last turns of the loop), those not begun at once. */
+static void reloads_close(void)
+{
+    d.reloads.closed = true;
+    reload_t *r = d.reloads.resolving;
+    if (r) {
+        sw_resolve_cancel(r->gateway_names);
+        sw_errors_add(&r->errs, NULL, 0, "shutting down: reload not applied");
+        if (r->done)
+            r->done(-1, &r->errs, r->ud);
+        r->done = NULL;
+    }
+    while ((r = d.reloads.head)) {
+        d.reloads.head = r->next;
+        sw_errors_add(&r->errs, NULL, 0, "shutting down: reload not applied");
+        reload_end(r, -1);
+    }
+    d.reloads.tail = NULL;
 }
 
 /* ---- run -------------------------------------------------------------------- */
@@ -418,15 +576,21 @@ static void sd_notify_text(const char *text)
     close(fd);
 }
 
+/* the outcome is in the log already */
+static void on_sighup_reload_done(int rc, sw_errors_t *errs, void *ud)
+{
+    (void)rc;
+    (void)errs;
+    (void)ud;
+    sd_notify_text("READY=1");
+}
+
 static void on_signal(uv_signal_t *h, int signum)
 {
     (void)h;
     if (signum == SIGHUP) {
         sd_notify_text("RELOADING=1");
-        sw_errors_t errs = {0};
-        sw_daemon_reload("SIGHUP", &errs);
-        sw_errors_clear(&errs);
-        sd_notify_text("READY=1");
+        sw_daemon_reload("SIGHUP", on_sighup_reload_done, NULL);
         return;
     }
     sw_notice("%s received: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -477,7 +641,7 @@ int sw_daemon_run(const sw_daemon_options_t *o)
     memset(&d, 0, sizeof d);
     d.opts = *o;
     sw_errors_t errs = {0};
-    d.cfg = load_config(o, &d.core, &d.modules, true, &d.routing, &errs);
+    d.cfg = load_config(o, &d.core, &d.modules, true, &d.routing, NULL, &errs);
     if (!d.cfg || errs.count) {
         print_errors(&errs);
         fprintf(stderr, "sipswitch: not started: fix the errors above (sipswitch --check -c %s)\n", o->cfg_path);
@@ -540,6 +704,7 @@ int sw_daemon_run(const sw_daemon_options_t *o)
     status = 0;
 
 out:
+    reloads_close();
     if (errs.count) {
         log_errors(SW_LOG_ERROR, &errs);
         sw_error("not started: fix the errors above");

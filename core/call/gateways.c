@@ -2,7 +2,6 @@
 
 #include "call/gateways.h"
 
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +51,39 @@ static int split_address(const char *text, char *host, size_t hostlen, uint16_t 
     return 0;
 }
 
-int sw_gateways_build(const sw_config_t *core, sw_gateways_t *out, sw_errors_t *errs)
+/* The i-th [gateway]'s name, section and address split into host and port.
+ * -1 when the address is missing or bad (err says why when there is one). */
+typedef struct gateway_address {
+    const char *name;
+    const sw_config_t *section;
+    char host[256];
+    uint16_t port;
+    char err[300];
+} gateway_address_t;
+
+static int gateway_address(const sw_config_t *core, size_t i, gateway_address_t *ga)
+{
+    ga->name = sw_config_object_name(core, SW_SCOPE_GATEWAY, i);
+    ga->section = sw_config_object(core, SW_SCOPE_GATEWAY, ga->name);
+    const char *address = sw_config_str(ga->section, "address");
+    ga->err[0] = '\0';
+    if (!address)
+        return -1;
+    return split_address(address, ga->host, sizeof ga->host, &ga->port, ga->err, sizeof ga->err);
+}
+
+void sw_gateways_names(const sw_config_t *core, sw_resolve_batch_t *names)
+{
+    size_t n = sw_config_object_count(core, SW_SCOPE_GATEWAY);
+    for (size_t i = 0; i < n; i++) {
+        gateway_address_t ga;
+        if (gateway_address(core, i, &ga) == 0)
+            sw_resolve_add(names, ga.host);
+    }
+}
+
+int sw_gateways_build_resolved(const sw_config_t *core, const sw_resolve_batch_t *names, sw_gateways_t *out,
+                               sw_errors_t *errs)
 {
     memset(out, 0, sizeof *out);
     size_t n = sw_config_object_count(core, SW_SCOPE_GATEWAY);
@@ -61,43 +92,42 @@ int sw_gateways_build(const sw_config_t *core, sw_gateways_t *out, sw_errors_t *
         abort();
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
-        const char *name = sw_config_object_name(core, SW_SCOPE_GATEWAY, i);
-        const sw_config_t *gv = sw_config_object(core, SW_SCOPE_GATEWAY, name);
-        const char *address = sw_config_str(gv, "address");
-        int line = sw_cfg_line_of(gv, "address");
-        char host[256], err[300];
-        uint16_t port;
-        if (!address || split_address(address, host, sizeof host, &port, err, sizeof err)) {
-            if (address)
-                sw_errors_add(errs, sw_config_file(core), line, "[gateway %s] address: %s", name, err);
+        gateway_address_t ga;
+        int bad = gateway_address(core, i, &ga);
+        int line = sw_cfg_line_of(ga.section, "address");
+        if (bad) {
+            if (ga.err[0])
+                sw_errors_add(errs, sw_config_file(core), line, "[gateway %s] address: %s", ga.name, ga.err);
             rc = -1;
             continue;
         }
         sw_gateway_t *g = &out->items[out->count];
-        g->transport = sw_config_int(gv, "transport") == 1 ? SW_TRANSPORT_TCP : SW_TRANSPORT_UDP;
-        struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                                 .ai_socktype = g->transport == SW_TRANSPORT_TCP ? SOCK_STREAM : SOCK_DGRAM};
-        struct addrinfo *res = NULL;
-        char portstr[8];
-        snprintf(portstr, sizeof portstr, "%u", port);
-        int gai = getaddrinfo(host, portstr, &hints, &res);
-        if (gai || !res) {
-            sw_errors_add(errs, sw_config_file(core), line, "[gateway %s] address: cannot resolve '%s': %s", name,
-                          host, gai_strerror(gai));
-            if (res)
-                freeaddrinfo(res);
+        const char *reason;
+        if (sw_resolve_address(names, ga.host, ga.port, &g->addr, &g->addr_len, &reason)) {
+            sw_errors_add(errs, sw_config_file(core), line, "[gateway %s] address: cannot resolve '%s': %s", ga.name,
+                          ga.host, reason);
+            memset(g, 0, sizeof *g);
             rc = -1;
             continue;
         }
-        memcpy(&g->addr, res->ai_addr, res->ai_addrlen);
-        g->addr_len = res->ai_addrlen;
-        freeaddrinfo(res);
-        g->name = strdup(name);
-        g->host = strdup(host);
-        g->description = strdup(sw_config_str(gv, "description") ? sw_config_str(gv, "description") : "");
-        g->port = port;
+        g->transport = sw_config_int(ga.section, "transport") == 1 ? SW_TRANSPORT_TCP : SW_TRANSPORT_UDP;
+        g->name = strdup(ga.name);
+        g->host = strdup(ga.host);
+        const char *description = sw_config_str(ga.section, "description");
+        g->description = strdup(description ? description : "");
+        g->port = ga.port;
         out->count++;
     }
+    return rc;
+}
+
+int sw_gateways_build(const sw_config_t *core, sw_gateways_t *out, sw_errors_t *errs)
+{
+    sw_resolve_batch_t *names = sw_resolve_batch_new();
+    sw_gateways_names(core, names);
+    sw_resolve_now(names);
+    int rc = sw_gateways_build_resolved(core, names, out, errs);
+    sw_resolve_batch_free(names);
     return rc;
 }
 

@@ -4,7 +4,8 @@
  *   GET  /api/v1/modules    loaded modules (JSON)
  *   GET  /api/v1/calls      live calls (JSON; ?limit=N, default 1000); 400 bad limit, 503 loop busy
  *   GET  /api/v1/gateways   gateways with their live calls (JSON); 503 loop busy
- *   POST /api/v1/reload     reload cfg and script; 200 or 422 with the errors
+ *   POST /api/v1/reload     reload cfg and script; 200 or 422 with the errors, 503 when not finished
+ *                           within 30 s (gateway names still resolving)
  *   GET  /api/v1/blocked    blocked source addresses (the rate limit's and the modules'), and the
  *                           blocks modules keep themselves (mgmt_blocked.h; JSON); 503 loop busy
  *   DELETE /api/v1/blocked/<key>  lifts what key names (an address, an account...); 200, 404 when
@@ -14,8 +15,10 @@
 #include "http/mgmt.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -148,51 +151,110 @@ static enum MHD_Result handle_modules(struct MHD_Connection *c)
     return respond_json(c, MHD_HTTP_OK, &b);
 }
 
-typedef struct reload_job {
+/* POST /api/v1/reload. The reload outlives the loop job that asks for it
+ * (its gateway names resolve on worker threads before it applies), so this
+ * thread waits for the daemon's answer, not for the job. The wait is shared
+ * by this thread and the loop, and counted: one reference for the waiter,
+ * one for the loop's side (the job, then the daemon's answer); the last one
+ * out frees it, whichever thread that is. */
+#define RELOAD_TIMEOUT_MS 30000
+
+typedef struct reload_wait {
+    pthread_mutex_t lock;
+    pthread_cond_t answered_cond;
+    int refs;
+    bool handed_over;   /* the job ran: the daemon holds the loop's reference */
+    bool answered;
     int rc;
     sw_errors_t errs;
-} reload_job_t;
+} reload_wait_t;
 
-static void run_reload(void *arg)
+static void reload_wait_unref(reload_wait_t *w)
 {
-    reload_job_t *j = arg;
-    j->rc = sw_daemon_reload("http", &j->errs);
+    pthread_mutex_lock(&w->lock);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->lock);
+    if (last) {
+        sw_errors_clear(&w->errs);
+        pthread_cond_destroy(&w->answered_cond);
+        pthread_mutex_destroy(&w->lock);
+        free(w);
+    }
 }
 
-static void free_reload(void *arg)
+/* on the loop, when the reload applied or was refused */
+static void reload_answered(int rc, sw_errors_t *errs, void *ud)
 {
-    reload_job_t *j = arg;
-    sw_errors_clear(&j->errs);
-    free(j);
+    reload_wait_t *w = ud;
+    pthread_mutex_lock(&w->lock);
+    w->rc = rc;
+    w->errs = *errs;
+    memset(errs, 0, sizeof *errs);
+    w->answered = true;
+    pthread_cond_signal(&w->answered_cond);
+    pthread_mutex_unlock(&w->lock);
+    reload_wait_unref(w);
+}
+
+static void start_reload(void *arg)
+{
+    reload_wait_t *w = arg;
+    w->handed_over = true;
+    sw_daemon_reload("http", reload_answered, w);
+}
+
+/* the job is done with w: when it never ran, nobody will answer */
+static void release_start_reload(void *arg)
+{
+    reload_wait_t *w = arg;
+    if (!w->handed_over)
+        reload_wait_unref(w);
 }
 
 static enum MHD_Result handle_reload(struct MHD_Connection *c)
 {
-    reload_job_t *j = calloc(1, sizeof *j);
-    if (!j)
+    reload_wait_t *w = calloc(1, sizeof *w);
+    if (!w)
         return respond_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    j->rc = -1;
-    /* the job owns j until it has run; keep a reference while reading it */
-    reload_job_t *snapshot = j;
-    int ran = sw_loop_run_sync(run_reload, j, NULL, 30000);
-    if (ran != 0) {
-        /* the loop did not answer in time: j is left to the job (a small leak on
-         * this rare path beats freeing memory the loop may still write) */
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->answered_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    w->refs = 2;
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += RELOAD_TIMEOUT_MS / 1000;
+    if (sw_loop_run_sync(start_reload, w, release_start_reload, RELOAD_TIMEOUT_MS) != 0) {
+        reload_wait_unref(w);
         return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "signaling loop busy: reload not confirmed");
     }
+    pthread_mutex_lock(&w->lock);
+    while (!w->answered)
+        if (pthread_cond_timedwait(&w->answered_cond, &w->lock, &deadline) == ETIMEDOUT)
+            break;
+    bool answered = w->answered;
+    int rc = w->rc;
+    sw_errors_t errs = w->errs;
+    memset(&w->errs, 0, sizeof w->errs);
+    pthread_mutex_unlock(&w->lock);
+    reload_wait_unref(w);
+    if (!answered)
+        return respond_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                             "reload not finished in 30 s (gateway names still resolving?): its outcome will be logged");
     sw_strbuf_t b = {0};
     /* applied: what is listed are modules that refused and kept their old
      * settings (warnings); refused: why nothing changed (errors) */
-    bool ok = snapshot->rc == 0;
+    bool ok = rc == 0;
     sw_strbuf_printf(&b, "{\"ok\":%s,\"%s\":[", ok ? "true" : "false", ok ? "warnings" : "errors");
-    for (size_t i = 0; i < snapshot->errs.count; i++) {
+    for (size_t i = 0; i < errs.count; i++) {
         sw_strbuf_printf(&b, "%s", i ? "," : "");
-        sw_strbuf_json(&b, snapshot->errs.items[i]);
+        sw_strbuf_json(&b, errs.items[i]);
     }
     sw_strbuf_printf(&b, "],\"%s\":[]}", ok ? "errors" : "warnings");
-    unsigned code = snapshot->rc == 0 ? MHD_HTTP_OK : 422;
-    free_reload(snapshot);
-    return respond_json(c, code, &b);
+    sw_errors_clear(&errs);
+    return respond_json(c, ok ? MHD_HTTP_OK : 422, &b);
 }
 
 /* GET /api/v1/calls and /api/v1/gateways. The snapshot is taken by a job on
